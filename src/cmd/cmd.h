@@ -1,0 +1,27 @@
+/*
+ * cmd.h — shared by the subcommands of the `entrepot` program.
+ */
+#ifndef ENTREPOT_CMD_H
+#define ENTREPOT_CMD_H
+
+#include "core/core.h"
+#include "db/db.h"
+
+/* Loads configuration in order defaults → file → environment → flags from
+ * argv (argv[0] is the subcommand). `--help` prints usage and the options
+ * named in keys (NULL-terminated), then returns 1 meaning "done, exit 0".
+ * Returns 0 to go on, 2 on a configuration error (message printed). */
+int cmd_configure(int argc, char **argv, const char *usage, const char *const *keys);
+/* The database URL in force: `database`, or sqlite:<data_dir>/entrepot.db. */
+char *cmd_database_url(void);
+/* Opens the database (pool sized from the configuration). Prints errors. */
+enum st cmd_open_db(struct db **out, int pool_size);
+/* Registers every module's routes (one list, used by serve and routes). */
+void cmd_register_routes(void);
+
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_routes(int argc, char **argv);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * common.c — configuration loading and database opening shared by the
+ * subcommands, so every command reads its settings the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "http/http.h"
+
+static bool key_listed(const char *name, const char *const *keys)
+{
+    for (size_t i = 0; keys && keys[i]; i++)
+        if (strcmp(keys[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void print_help(const char *usage, const char *const *keys)
+{
+    printf("%s\n", usage);
+    if (!keys || !keys[0])
+        return;
+    printf("\noptions (each also settable in the config file and by environment):\n");
+    size_t n;
+    const struct cfg_entry *t = config_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!key_listed(t[i].name, keys))
+            continue;
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", t[i].name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        printf("  %-26s %s\n  %-26s [env %s; default \"%s\"]\n", flag, t[i].help, "", t[i].env,
+               t[i].defval);
+    }
+}
+
+int cmd_configure(int argc, char **argv, const char *usage, const char *const *keys)
+{
+    char err[512];
+    config_reset();
+    /* --config is needed before the file can be read: find it first. */
+    const char *file = getenv("ENTREPOT_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(usage, keys);
+            return 1;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+    }
+    if (file && *file && config_load_file(file, err, sizeof err) != ST_OK) {
+        fprintf(stderr, "entrepot: %s\n", err);
+        return 2;
+    }
+    if (config_load_env(err, sizeof err) != ST_OK) {
+        fprintf(stderr, "entrepot: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "entrepot: unexpected argument \"%s\" (see --help)\n", a);
+            return 2;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (nlen == 0 || nlen >= sizeof name) {
+            fprintf(stderr, "entrepot: bad option \"%s\"\n", a);
+            return 2;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        if (!key_listed(name, keys)) {
+            fprintf(stderr, "entrepot: unknown option --%s (see --help)\n", a + 2);
+            return 2;
+        }
+        const char *val;
+        size_t ntab;
+        const struct cfg_entry *t = config_table(&ntab);
+        bool is_bool = false;
+        for (size_t k = 0; k < ntab; k++)
+            if (strcmp(t[k].name, name) == 0)
+                is_bool = t[k].type == CFG_BOOL;
+        if (eq)
+            val = eq + 1;
+        else if (is_bool)
+            val = "true"; /* --test-mode alone means on */
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else {
+            fprintf(stderr, "entrepot: option --%s needs a value\n", a + 2);
+            return 2;
+        }
+        if (strcmp(name, "config") == 0)
+            continue;
+        if (config_set(name, val, err, sizeof err) != ST_OK) {
+            fprintf(stderr, "entrepot: --%s: %s\n", a + 2, err);
+            return 2;
+        }
+    }
+    if (config_validate(err, sizeof err) != ST_OK) {
+        fprintf(stderr, "entrepot: %s\n", err);
+        return 2;
+    }
+    const char *lvl = config_str("log_level");
+    enum log_level l = strcmp(lvl, "debug") == 0   ? LOG_DEBUG
+                       : strcmp(lvl, "warn") == 0  ? LOG_WARN
+                       : strcmp(lvl, "error") == 0 ? LOG_ERROR
+                                                   : LOG_INFO;
+    log_init(l, strcmp(config_str("log_format"), "json") == 0);
+    return 0;
+}
+
+char *cmd_database_url(void)
+{
+    const char *db = config_str("database");
+    if (db && *db)
+        return xstrdup(db);
+    return xasprintf("sqlite:%s/entrepot.db", config_str("data_dir"));
+}
+
+enum st cmd_open_db(struct db **out, int pool_size)
+{
+    char err[512];
+    char *url = cmd_database_url();
+    if (strncmp(url, "postgres", 8) != 0) {
+        const char *dir = config_str("data_dir");
+        if (file_mkdirs(dir, 0700) != ST_OK) {
+            fprintf(stderr, "entrepot: cannot create data directory %s\n", dir);
+            free(url);
+            return ST_INVALID;
+        }
+    }
+    enum st s = db_open(url, pool_size, out, err, sizeof err);
+    free(url);
+    if (s != ST_OK)
+        fprintf(stderr, "entrepot: database: %s\n", err);
+    return s;
+}
+
+void cmd_register_routes(void)
+{
+    http_sys_routes_register();
+}

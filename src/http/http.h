@@ -1,0 +1,179 @@
+/*
+ * http.h — the HTTP layer: server, router, declared validation, responses.
+ *
+ * A module exposes its API as a static table of `struct route`; each route
+ * declares who may call it (policy), its query parameters and its JSON body
+ * fields. The layer validates everything declared before the handler runs,
+ * so handlers receive trusted, typed input and only turn it into calls on
+ * their domain module. Handlers return an `enum st`; anything but ST_OK
+ * becomes an RFC 9457 problem+json response in one place (problem.c).
+ *
+ * Only `*_api.c` files and src/cmd include this header; domain folders must
+ * not (`make lint` checks).
+ */
+#ifndef ENTREPOT_HTTP_H
+#define ENTREPOT_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "db/db.h"
+
+struct http_req;
+struct http_resp;
+struct http_server;
+
+/* Who may call a route. POLICY_UNSET is zero on purpose: a route table entry
+ * that forgets its policy is caught by a test and refused at start-up. */
+enum policy {
+    POLICY_UNSET = 0,
+    POLICY_PUBLIC,    /* anyone, no session needed */
+    POLICY_TEST_ONLY, /* exists only with --test-mode */
+};
+
+enum field_type {
+    FT_STRING = 1,
+    FT_INT,
+    FT_BOOL,
+    FT_STRING_ARRAY,
+    FT_OBJECT, /* free-form object, validated by the handler */
+};
+
+/* A declared body field or query parameter. For strings min/max count code
+ * points; for integers they bound the value; for arrays max_items bounds the
+ * count and min/max apply to each element. */
+struct field_spec {
+    const char *name;
+    enum field_type type;
+    bool required;
+    bool nullable;
+    int64_t min;
+    int64_t max;
+    int max_items;
+    const char *help; /* one line for the OpenAPI document and `routes` */
+};
+
+typedef enum st (*http_handler)(struct http_req *req, struct http_resp *resp);
+
+struct route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/topics/{id}" */
+    http_handler handler;
+    enum policy policy;
+    const struct field_spec *query; /* terminated by {0}; may be NULL */
+    const struct field_spec *body;  /* terminated by {0}; NULL = no body */
+    const char *summary;
+};
+
+/* ---------------------------------------------------------------- server */
+
+struct http_options {
+    const char *listen; /* "host:port" */
+    int threads;
+    size_t max_body;
+    unsigned connection_timeout_s;
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    const char *tls_cert_file; /* NULL/empty = plain HTTP */
+    const char *tls_key_file;
+    const char *trusted_proxies; /* comma-separated addresses/CIDRs */
+    const char *static_dir;      /* NULL/empty = no static files */
+    bool test_mode;
+    bool access_log;
+    struct db *db; /* borrowed; may be NULL (then /readyz is 503) */
+};
+
+/* Registers a table of n routes. Call before http_server_start. Aborts the
+ * program on a malformed table (no policy, bad pattern): a programming error. */
+void http_routes_add(const struct route *routes, size_t n);
+/* The registered routes, in registration order. */
+const struct route *http_route_at(size_t i);
+size_t http_route_count(void);
+/* Registers the built-in routes (health, readiness, metrics, ping, test). */
+void http_sys_routes_register(void);
+
+/* Starts listening. Returns ST_INVALID with a message for bad options. */
+enum st http_server_start(const struct http_options *opt, struct http_server **out, char *err,
+                          size_t errlen);
+/* Stops accepting, lets in-flight requests finish (up to TIMEOUT_SHUTDOWN_S),
+ * then frees everything. */
+void http_server_stop(struct http_server *srv);
+
+/* ---------------------------------------------------------------- request */
+
+const char *http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);
+/* A path parameter by name ("id" for "{id}"); NULL when absent. */
+const char *http_req_param(const struct http_req *req, const char *name);
+/* A validated query parameter; NULL when absent. */
+const char *http_req_query(const struct http_req *req, const char *name);
+/* A request header (case-insensitive); NULL when absent. */
+const char *http_req_header(const struct http_req *req, const char *name);
+const char *http_req_cookie(const struct http_req *req, const char *name);
+/* The validated JSON body (an object) or NULL for routes without a body.
+ * Borrowed: valid until the request ends. */
+json_t *http_req_body(const struct http_req *req);
+/* The client's address, honouring X-Forwarded-For from trusted proxies. */
+const char *http_req_client_ip(const struct http_req *req);
+/* The negotiated UI language tag (en, zh-Hans, zh-Hant, fr). */
+const char *http_req_lang(const struct http_req *req);
+const char *http_req_id(const struct http_req *req);
+bool http_req_tls(const struct http_req *req);
+bool http_req_test_mode(const struct http_req *req);
+/* A database connection borrowed for the rest of the request (released
+ * automatically). ST_UNAVAILABLE when the database cannot be reached. */
+enum st http_req_db(struct http_req *req, struct db_conn **out);
+/* The database handle itself (for pings); may be NULL. */
+struct db *http_req_database(const struct http_req *req);
+
+/* Records a field-level error for the problem response. code is one of the
+ * stable codes (required, type, too_long, ...); the message comes from the
+ * catalogue key "field.<code>" with {min}/{max}/{type} filled from the
+ * arguments (pass 0/NULL where unused). Returns ST_INVALID for chaining:
+ * `return http_field_error(req, "title", "too_long", 0, 200, NULL);` */
+enum st http_field_error(struct http_req *req, const char *field, const char *code, int64_t min,
+                         int64_t max, const char *type);
+/* Sets the detail text of the problem response (already localised). */
+void http_req_set_detail(struct http_req *req, const char *detail);
+
+/* ---------------------------------------------------------------- response */
+
+/* Sets a JSON response; takes ownership of (steals) obj. */
+enum st http_resp_json(struct http_resp *resp, unsigned status, json_t *obj);
+/* Sets a response from bytes (copied). */
+enum st http_resp_bytes(struct http_resp *resp, unsigned status, const char *content_type,
+                        const void *data, size_t len);
+/* Adds a header (copied). */
+void http_resp_header(struct http_resp *resp, const char *name, const char *value);
+/* Adds a Set-Cookie header with secure defaults: Path=/, HttpOnly,
+ * SameSite=Lax, and Secure under TLS. max_age_s < 0 means a session cookie,
+ * 0 deletes it. */
+void http_resp_cookie(struct http_req *req, struct http_resp *resp, const char *name,
+                      const char *value, int64_t max_age_s);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The HTTP status for a status code. */
+unsigned http_status_of(enum st s);
+/* Client address helpers (exposed for tests and fuzzing). */
+struct cidr;
+/* Parses "a.b.c.d", "a.b.c.d/n", "v6", "v6/n" lists. Returns ST_INVALID. */
+enum st http_cidrs_parse(const char *list, struct cidr **out, size_t *n);
+bool http_cidrs_match(const struct cidr *set, size_t n, const char *ip);
+/* Chooses the client address: the rightmost X-Forwarded-For entry not in the
+ * trusted set, when the peer itself is trusted; else the peer. */
+void http_client_ip(const struct cidr *set, size_t n, const char *peer, const char *xff, char *out,
+                    size_t outlen);
+/* Splits a path against a pattern; fills up to CAP_PATH_PARAMS values. */
+bool http_path_match(const char *pattern, const char *path, const char **names, char **values,
+                     size_t *nparams);
+/* Scans a JSON text before parsing: depth cap and UTF-8 validity of every
+ * string, reporting a JSON pointer to the offending place. */
+enum st http_json_prescan(const char *s, size_t n, int max_depth, char *pointer, size_t plen,
+                          const char **code);
+/* Parses an Accept-Language header to one of the supported UI languages. */
+const char *http_negotiate_lang(const char *accept_language);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * problem.c — the one place where a status becomes an HTTP answer.
+ *
+ * Every error leaves the server as RFC 9457 application/problem+json with a
+ * stable type URI, a title and detail in the user's language (from the
+ * shared catalogue), the request path and id, and for validation errors the
+ * list of fields with a JSON pointer, a stable code and a localised message.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/i18n.h"
+#include "http_int.h"
+
+static const unsigned status_of[ST__COUNT] = {
+    [ST_OK] = 200,          [ST_INVALID] = 400,      [ST_NOTFOUND] = 404,  [ST_CONFLICT] = 409,
+    [ST_FORBIDDEN] = 403,   [ST_UNAUTHORIZED] = 401, [ST_RATELIMIT] = 429, [ST_TOOLARGE] = 413,
+    [ST_UNSUPPORTED] = 415, [ST_UNAVAILABLE] = 503,  [ST_INTERNAL] = 500,
+};
+
+unsigned http_status_of(enum st s)
+{
+    return (unsigned)s < ST__COUNT ? status_of[s] : 500;
+}
+
+enum st http_field_error(struct http_req *req, const char *field, const char *code, int64_t min,
+                         int64_t max, const char *type)
+{
+    if (!req->errors)
+        req->errors = json_array();
+    if (json_array_size(req->errors) >= 32) /* enough to fix a form; bounded */
+        return ST_INVALID;
+    char key[64], smin[24], smax[24];
+    snprintf(key, sizeof key, "field.%s", code);
+    snprintf(smin, sizeof smin, "%" PRId64, min);
+    snprintf(smax, sizeof smax, "%" PRId64, max);
+    char *msg = i18n_format(req->lang, key, "min", smin, "max", smax, "type", type ? type : "",
+                            "reason", type ? type : "", (const char *)NULL);
+    char pointer[160];
+    snprintf(pointer, sizeof pointer, "#%s%s", *field ? "/" : "", field);
+    json_array_append_new(req->errors, json_pack("{s:s, s:s, s:s, s:s}", "pointer", pointer,
+                                                 "field", field, "code", code, "detail", msg));
+    free(msg);
+    return ST_INVALID;
+}
+
+void http_req_set_detail(struct http_req *req, const char *detail)
+{
+    free(req->detail);
+    req->detail = detail ? xstrdup(detail) : NULL;
+}
+
+/* Builds a problem response. name is the problem name (st_name or an HTTP
+ * one such as "method-not-allowed"); detail_override, if set, replaces the
+ * catalogue's detail (already localised by the caller). */
+void problem_build(struct http_req *req, struct http_resp *resp, enum st s, const char *name,
+                   unsigned status, const char *detail_override)
+{
+    (void)s;
+    char tkey[96], dkey[96], type[96], smax[24];
+    snprintf(tkey, sizeof tkey, "problem.%s.title", name);
+    snprintf(dkey, sizeof dkey, "problem.%s.detail", name);
+    snprintf(type, sizeof type, "urn:entrepot:problem:%s", name);
+    snprintf(smax, sizeof smax, "%zu", req->srv ? req->srv->opt.max_body : (size_t)0);
+    char *detail = req->detail       ? xstrdup(req->detail)
+                   : detail_override ? xstrdup(detail_override)
+                                     : i18n_format(req->lang, dkey, "max", smax, "expected",
+                                                   "application/json", (const char *)NULL);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title",
+                          i18n_get(req->lang, tkey), "status", (json_int_t)status, "detail", detail,
+                          "instance", req->path ? req->path : "/", "request_id", req->rid);
+    free(detail);
+    if (req->errors && json_array_size(req->errors) > 0)
+        json_object_set(o, "errors", req->errors);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    free(resp->body);
+    free(resp->content_type);
+    resp->status = status;
+    resp->body = text;
+    resp->body_len = strlen(text);
+    resp->persistent = NULL;
+    resp->content_type = xstrdup("application/problem+json");
+    resp->is_problem = true;
+}
+
+void problem_for_status(struct http_req *req, struct http_resp *resp, enum st s)
+{
+    if (s == ST_OK || (unsigned)s >= ST__COUNT)
+        s = ST_INTERNAL;
+    problem_build(req, resp, s, st_name(s), http_status_of(s), NULL);
+}
