@@ -96,7 +96,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 deps:
 	@scripts/install-deps.sh
 
-web/dist/index.html: $(shell find web/src web/index.html web/vite.config.js i18n -type f 2>/dev/null) web/package-lock.json
+web/dist/index.html: $(shell find web/src web/public web/index.html web/vite.config.js i18n -type f 2>/dev/null) web/package-lock.json
 	@scripts/install-deps.sh --npm
 	cd web && npm run --silent build
 	@touch $@
