@@ -48,6 +48,11 @@ enum st {
 /* Short stable name of a status ("invalid", "not-found", ...), used as the
  * last segment of problem type URIs and in logs. Never NULL. */
 const char *st_name(enum st s);
+/* Maps an errno value from a failed system call to a status: ENOENT and
+ * ENOTDIR are ST_NOTFOUND, EACCES/EPERM/EROFS ST_FORBIDDEN, EEXIST
+ * ST_CONFLICT, EFBIG ST_TOOLARGE, ENOSPC/EDQUOT/EMFILE/ENFILE ST_UNAVAILABLE,
+ * anything else ST_INTERNAL. */
+enum st st_from_errno(int err);
 
 /* ---------------------------------------------------------------- memory */
 
@@ -60,6 +65,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* printf into a fresh allocation; caller frees. */
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void xfree(void *p);
+/* Prints "entrepot: MESSAGE" on stderr and exits with status 1. For fatal
+ * start-up errors, not for bugs (those abort). */
 NORETURN void die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* ---------------------------------------------------------------- buffer */
@@ -74,16 +82,30 @@ struct buf {
     size_t cap;
 };
 
+/* A buffer needs no allocation until the first append: after buf_init (or
+ * buf_free, buf_take) data points at a shared empty string, so b->data is
+ * always a valid C string. */
 void buf_init(struct buf *b, size_t cap);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
+/* Shortens the content to len bytes (no-op when len >= b->len). */
+void buf_truncate(struct buf *b, size_t len);
+/* Makes room for n more bytes so the next appends of up to n bytes do not
+ * reallocate. ST_TOOLARGE when len + n would pass the cap. */
+enum st buf_reserve(struct buf *b, size_t n);
 enum st buf_append(struct buf *b, const void *p, size_t n);
 enum st buf_puts(struct buf *b, const char *s);
 enum st buf_putc(struct buf *b, char c);
 enum st buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 enum st buf_vprintf(struct buf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included (RFC 8259): '"', '\\'
+ * and control characters are escaped, valid UTF-8 passes through unchanged,
+ * and each byte of an invalid sequence becomes \ufffd, so the output is
+ * always valid JSON. s == NULL appends the literal null. On ST_TOOLARGE the
+ * content is unchanged. */
 enum st buf_json_str(struct buf *b, const char *s);
+/* The same for s[0..n), which may contain NUL bytes (escaped as \u0000). */
+enum st buf_json_strn(struct buf *b, const char *s, size_t n);
 /* Hands the content to the caller (caller frees) and resets b. */
 char *buf_take(struct buf *b);
 
@@ -95,6 +117,10 @@ char *buf_take(struct buf *b);
 bool utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8 s[0..n). */
 size_t utf8_len(const char *s, size_t n);
+/* Decodes the code point at s[0..n) into *cp (cp may be NULL) and returns
+ * its length in bytes, or 0 when s does not start with a well-formed
+ * sequence (or n == 0). A NUL byte decodes as U+0000 with length 1. */
+size_t utf8_next(const char *s, size_t n, uint32_t *cp);
 
 /* ---------------------------------------------------------------- time */
 
@@ -111,10 +137,19 @@ uint64_t clock_mono_ns(void);
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+/* "debug", "info", "warn", "error". */
+const char *log_level_name(enum log_level lvl);
+/* Parses one of those names; ST_INVALID otherwise. */
+enum st log_level_parse(const char *s, enum log_level *out);
+
 /* Logs are JSON lines on stderr: {"ts":..,"level":..,"msg":..,"rid":..,..}.
  * The request id of the calling thread (log_set_request_id) is added
- * automatically. Never pass secrets: log_kv keys named like secrets
- * (password, token, code, key, secret, cookie, authorization) are redacted. */
+ * automatically. Never pass secrets: log_kv keys containing (any case)
+ * password, passwd, token, secret, code, key, cookie, authorization or otp
+ * get the value "[redacted]" -- so do not name harmless fields that way
+ * ("status", not "status_code"). A line is at most CAP_LOG_LINE bytes and is
+ * written with one write(2); an over-long line is cut and gets
+ * "truncated":true. Before log_init: level info, JSON. Thread-safe. */
 void log_init(enum log_level min, bool json);
 enum log_level log_min_level(void);
 void log_set_request_id(const char *rid);
@@ -125,6 +160,7 @@ void log_kv(enum log_level lvl, const char *msg, ...);
 void log_errorf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_infof(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warnf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_debugf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* ---------------------------------------------------------------- config */
 
@@ -132,45 +168,97 @@ enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_LIST };
 
 /* The configuration is one typed table (config.c). Values come from, in
  * increasing precedence: built-in defaults, the config file (key = value
- * lines, '#' comments), ENTREPOT_* environment variables, command-line flags. */
+ * lines, '#' comments), ENTREPOT_* environment variables, command-line flags.
+ * Callers load in that order and each later value overwrites the earlier.
+ * Names may be written with '-' in place of '_' everywhere.
+ *
+ * Threads: the configuration is written during start-up only (one thread)
+ * and read-only afterwards, so it takes no locks. */
 struct cfg_entry {
-    const char *name;   /* e.g. "listen"; flag is --listen, file key listen */
+    const char *name; /* e.g. "listen"; flag is --listen, file key listen */
     enum cfg_type type;
     const char *defval; /* textual default */
     const char *env;    /* e.g. "ENTREPOT_LISTEN" */
     const char *help;
-    int64_t min, max;   /* range for CFG_INT */
+    int64_t min, max; /* range for CFG_INT */
+    bool secret;      /* value never printed (config check, errors) */
 };
 
 const struct cfg_entry *config_table(size_t *count);
 /* Resets every value to its default. */
 void config_reset(void);
-/* Loads a file; on error returns ST_INVALID and writes a message to err. */
+/* Loads a file; on error returns ST_INVALID and writes "FILE:LINE: ..." to
+ * err. A file that cannot be read returns that status instead (ST_NOTFOUND,
+ * ST_TOOLARGE over CAP_CONFIG_FILE, ...). All or nothing: on any error no
+ * value of the file is applied. Duplicate keys are an error. */
 enum st config_load_file(const char *path, char *err, size_t errlen);
-/* Applies ENTREPOT_* environment variables. */
+/* Applies ENTREPOT_* environment variables (all or nothing, like files); the
+ * error message names the variable. */
 enum st config_load_env(char *err, size_t errlen);
-/* Sets one value by name from text (flags go through here). */
+/* Sets one value by name from text, with source "flag" (flags go through
+ * here). Types and single-field rules are checked here; bools are stored as
+ * "true"/"false" and ints in canonical decimal. */
 enum st config_set(const char *name, const char *value, char *err, size_t errlen);
 /* Checks cross-field rules (TLS cert and key together, listen parses...). */
 enum st config_validate(char *err, size_t errlen);
+/* Readers. An unknown name (or config_int/config_bool on an entry of
+ * another type) is a programming error and aborts. config_str works for
+ * every type and returns the stored text. */
 const char *config_str(const char *name);
 int64_t config_int(const char *name);
 bool config_bool(const char *name);
-/* Where a value came from: "default", "file", "env" or "flag". */
+/* Where a value came from: "default", "file", "env" or "flag"; NULL for an
+ * unknown name. */
 const char *config_source(const char *name);
+/* True when the named entry must never be printed (master_key, database). */
+bool config_is_secret(const char *name);
 
-/* Splits "host:port" or "[v6]:port". Returns ST_INVALID when malformed. */
+/* Splits "host:port" or "[v6]:port". Returns ST_INVALID when malformed.
+ * The host is a name or IPv4 address (letters, digits, '.', '-', '_', at
+ * most 253 bytes) or a bracketed IPv6 address, copied without brackets;
+ * the port is 1..65535. host and port may be NULL to only validate. */
 enum st parse_host_port(const char *s, char *host, size_t hostlen, uint16_t *port);
-/* Strict decimal parse of the whole string into [min,max]. */
+/* Strict decimal parse of the whole string into [min,max]: optional '-',
+ * digits only, no spaces or '+'. out is written only on success. */
 enum st parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* An IPv4 or IPv6 network, e.g. from trusted_proxies. */
+struct ip_cidr {
+    int version;            /* 4 or 6 */
+    unsigned char addr[16]; /* network byte order; 4 bytes used for v4 */
+    unsigned prefix;        /* 0..32 or 0..128 */
+};
+/* Parses "ADDR" or "ADDR/PREFIX" (a bare address is a /32 or /128). */
+enum st parse_cidr(const char *s, struct ip_cidr *out);
+/* True when addr (4 or 16 bytes in network order, per version) is inside c.
+ * No IPv4-mapped-IPv6 translation: callers normalise first. */
+bool cidr_match(const struct ip_cidr *c, int version, const void *addr);
 
 /* ---------------------------------------------------------------- files */
 
-/* Reads a whole file (up to cap bytes) into a fresh NUL-terminated buffer. */
+/* Failures map errno through st_from_errno and leave errno set by the
+ * failing call, so callers can add strerror(errno) to their message. */
+
+/* Reads a whole file (up to cap bytes) into a fresh NUL-terminated buffer;
+ * caller frees *out. ST_NOTFOUND when missing, ST_TOOLARGE when longer than
+ * cap. len may be NULL. On failure *out is NULL. */
 enum st file_read_all(const char *path, size_t cap, char **out, size_t *len);
-/* Creates dir and parents with the given mode if missing. */
+/* Creates dir and parents with the given mode (less the umask) if missing,
+ * like mkdir -p. ST_INVALID when a component exists and is not a directory. */
 enum st file_mkdirs(const char *dir, unsigned mode);
 /* Writes data to path atomically (temp file + fsync + rename) with mode. */
 enum st file_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
+
+/* ---------------------------------------------------------------- keys */
+
+#define MASTER_KEY_BYTES 32
+
+/* Loads the master key: from hex (ENTREPOT_MASTER_KEY) when non-empty, else
+ * from the key file at path, creating it (mode 0600, 32 random bytes as hex)
+ * when missing and create is true. Wipe key with sodium_memzero after use. */
+enum st masterkey_load(const char *path, const char *hex, bool create,
+                       unsigned char key[MASTER_KEY_BYTES], char *err, size_t errlen);
+
+#include "i18n.h"
 
 #endif
