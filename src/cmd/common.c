@@ -113,11 +113,8 @@ int cmd_configure(int argc, char **argv, const char *usage, const char *const *k
         fprintf(stderr, "entrepot: %s\n", err);
         return 2;
     }
-    const char *lvl = config_str("log_level");
-    enum log_level l = strcmp(lvl, "debug") == 0   ? LOG_DEBUG
-                       : strcmp(lvl, "warn") == 0  ? LOG_WARN
-                       : strcmp(lvl, "error") == 0 ? LOG_ERROR
-                                                   : LOG_INFO;
+    enum log_level l = LOG_INFO;
+    log_level_parse(config_str("log_level"), &l); /* validated by config_validate */
     log_init(l, strcmp(config_str("log_format"), "json") == 0);
     return 0;
 }

@@ -158,14 +158,13 @@ void http_resp_cookie(struct http_req *req, struct http_resp *resp, const char *
 /* The HTTP status for a status code. */
 unsigned http_status_of(enum st s);
 /* Client address helpers (exposed for tests and fuzzing). */
-struct cidr;
 /* Parses "a.b.c.d", "a.b.c.d/n", "v6", "v6/n" lists. Returns ST_INVALID. */
-enum st http_cidrs_parse(const char *list, struct cidr **out, size_t *n);
-bool http_cidrs_match(const struct cidr *set, size_t n, const char *ip);
+enum st http_cidrs_parse(const char *list, struct ip_cidr **out, size_t *n);
+bool http_cidrs_match(const struct ip_cidr *set, size_t n, const char *ip);
 /* Chooses the client address: the rightmost X-Forwarded-For entry not in the
  * trusted set, when the peer itself is trusted; else the peer. */
-void http_client_ip(const struct cidr *set, size_t n, const char *peer, const char *xff, char *out,
-                    size_t outlen);
+void http_client_ip(const struct ip_cidr *set, size_t n, const char *peer, const char *xff,
+                    char *out, size_t outlen);
 /* Splits a path against a pattern; fills up to CAP_PATH_PARAMS values. */
 bool http_path_match(const char *pattern, const char *path, const char **names, char **values,
                      size_t *nparams);

@@ -12,12 +12,6 @@
 
 #define HTTP_MAX_HEADERS_OUT 16
 
-struct cidr {
-    int family; /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    unsigned prefix;
-};
-
 struct resp_header {
     char *name;
     char *value;
@@ -71,7 +65,7 @@ struct http_req {
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_options opt;
-    struct cidr *proxies;
+    struct ip_cidr *proxies;
     size_t nproxies;
     bool tls;
     char *cert_pem;

@@ -12,42 +12,23 @@
 
 #include "http_int.h"
 
-static bool parse_one(const char *s, size_t n, struct cidr *out)
+static bool parse_one(const char *s, size_t n, struct ip_cidr *out)
 {
     char tmp[80];
     if (n == 0 || n >= sizeof tmp)
         return false;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
-    char *slash = strchr(tmp, '/');
-    int64_t prefix = -1;
-    if (slash) {
-        *slash = '\0';
-        if (parse_int64(slash + 1, 0, 128, &prefix) != ST_OK)
-            return false;
-    }
-    memset(out, 0, sizeof *out);
-    if (inet_pton(AF_INET, tmp, out->addr) == 1) {
-        out->family = AF_INET;
-        if (prefix > 32)
-            return false;
-        out->prefix = prefix < 0 ? 32 : (unsigned)prefix;
-    } else if (inet_pton(AF_INET6, tmp, out->addr) == 1) {
-        out->family = AF_INET6;
-        out->prefix = prefix < 0 ? 128 : (unsigned)prefix;
-    } else {
-        return false;
-    }
-    return true;
+    return parse_cidr(tmp, out) == ST_OK;
 }
 
-enum st http_cidrs_parse(const char *list, struct cidr **out, size_t *n)
+enum st http_cidrs_parse(const char *list, struct ip_cidr **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (!list || !*list)
         return ST_OK;
-    struct cidr *set = xcalloc(CAP_TRUSTED_PROXIES, sizeof *set);
+    struct ip_cidr *set = xcalloc(CAP_TRUSTED_PROXIES, sizeof *set);
     size_t k = 0;
     const char *p = list;
     while (*p) {
@@ -90,25 +71,16 @@ static bool addr_of(const char *ip, int *family, unsigned char *addr)
     return false;
 }
 
-bool http_cidrs_match(const struct cidr *set, size_t n, const char *ip)
+bool http_cidrs_match(const struct ip_cidr *set, size_t n, const char *ip)
 {
     int family;
     unsigned char a[16];
     if (!ip || !addr_of(ip, &family, a))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        if (set[i].family != family)
-            continue;
-        unsigned bits = set[i].prefix, full = bits / 8, rest = bits % 8;
-        if (memcmp(a, set[i].addr, full) != 0)
-            continue;
-        if (rest) {
-            unsigned char mask = (unsigned char)(0xff << (8 - rest));
-            if ((a[full] & mask) != (set[i].addr[full] & mask))
-                continue;
-        }
-        return true;
-    }
+    int version = family == AF_INET ? 4 : 6;
+    for (size_t i = 0; i < n; i++)
+        if (cidr_match(&set[i], version, a))
+            return true;
     return false;
 }
 
@@ -124,8 +96,8 @@ static void copy_trim(char *out, size_t outlen, const char *s, size_t n)
     out[n] = '\0';
 }
 
-void http_client_ip(const struct cidr *set, size_t n, const char *peer, const char *xff, char *out,
-                    size_t outlen)
+void http_client_ip(const struct ip_cidr *set, size_t n, const char *peer, const char *xff,
+                    char *out, size_t outlen)
 {
     copy_trim(out, outlen, peer ? peer : "", peer ? strlen(peer) : 0);
     if (!xff || !n || !http_cidrs_match(set, n, peer))
