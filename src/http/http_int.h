@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "http.h"
@@ -73,6 +74,11 @@ struct http_server {
     atomic_int in_flight;
     atomic_int open_conns;
     struct static_cache *statics;
+    pthread_mutex_t track_lock;
+    struct conn_track *tracks; /* connections, for the slow-client reaper */
+    pthread_t reaper;
+    atomic_bool reaper_stop;
+    atomic_ulong slow_cut;
 };
 
 /* router.c */
@@ -86,6 +92,10 @@ enum st validate_query(struct http_req *req, const struct field_spec *spec);
 enum st validate_body(struct http_req *req, const struct field_spec *spec);
 
 /* problem.c */
+/* Like http_field_error with an explicit, already escaped JSON pointer
+ * ("#/tags/2") for places below the top level. */
+enum st http_field_error_at(struct http_req *req, const char *pointer, const char *field,
+                            const char *code, int64_t min, int64_t max, const char *type);
 void problem_build(struct http_req *req, struct http_resp *resp, enum st s, const char *name,
                    unsigned status, const char *detail_override);
 void problem_for_status(struct http_req *req, struct http_resp *resp, enum st s);

@@ -103,6 +103,11 @@ void metrics_render(struct buf *out, struct http_server *srv)
                "# TYPE entrepot_http_in_flight_requests gauge\n"
                "entrepot_http_in_flight_requests %d\n",
                atomic_load(&srv->in_flight));
+    buf_printf(out,
+               "# HELP entrepot_http_slow_clients_cut_total Connections cut for sending their "
+               "headers too slowly.\n# TYPE entrepot_http_slow_clients_cut_total counter\n"
+               "entrepot_http_slow_clients_cut_total %lu\n",
+               (unsigned long)atomic_load(&srv->slow_cut));
     if (srv->opt.db) {
         struct db_stats ds;
         db_get_stats(srv->opt.db, &ds);

@@ -25,8 +25,22 @@ unsigned http_status_of(enum st s)
     return (unsigned)s < ST__COUNT ? status_of[s] : 500;
 }
 
-enum st http_field_error(struct http_req *req, const char *field, const char *code, int64_t min,
-                         int64_t max, const char *type)
+/* Appends a JSON pointer segment escaped per RFC 6901 (~ → ~0, / → ~1). */
+static void pointer_append(struct buf *b, const char *seg)
+{
+    buf_putc(b, '/');
+    for (const char *p = seg; *p; p++) {
+        if (*p == '~')
+            buf_puts(b, "~0");
+        else if (*p == '/')
+            buf_puts(b, "~1");
+        else
+            buf_putc(b, *p);
+    }
+}
+
+enum st http_field_error_at(struct http_req *req, const char *pointer, const char *field,
+                            const char *code, int64_t min, int64_t max, const char *type)
 {
     if (!req->errors)
         req->errors = json_array();
@@ -38,12 +52,29 @@ enum st http_field_error(struct http_req *req, const char *field, const char *co
     snprintf(smax, sizeof smax, "%" PRId64, max);
     char *msg = i18n_format(req->lang, key, "min", smin, "max", smax, "type", type ? type : "",
                             "reason", type ? type : "", (const char *)NULL);
-    char pointer[160];
-    snprintf(pointer, sizeof pointer, "#%s%s", *field ? "/" : "", field);
-    json_array_append_new(req->errors, json_pack("{s:s, s:s, s:s, s:s}", "pointer", pointer,
-                                                 "field", field, "code", code, "detail", msg));
+    if (!utf8_valid(field, strlen(field)))
+        field = "";
+    if (!utf8_valid(pointer, strlen(pointer)))
+        pointer = "#";
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "pointer", pointer, "field", field, "code", code,
+                          "detail", msg);
+    if (e)
+        json_array_append_new(req->errors, e);
     free(msg);
     return ST_INVALID;
+}
+
+enum st http_field_error(struct http_req *req, const char *field, const char *code, int64_t min,
+                         int64_t max, const char *type)
+{
+    struct buf p;
+    buf_init(&p, 1024);
+    buf_putc(&p, '#');
+    if (*field)
+        pointer_append(&p, field);
+    enum st s = http_field_error_at(req, p.data ? p.data : "#", field, code, min, max, type);
+    buf_free(&p);
+    return s;
 }
 
 void http_req_set_detail(struct http_req *req, const char *detail)
@@ -68,9 +99,16 @@ void problem_build(struct http_req *req, struct http_resp *resp, enum st s, cons
                    : detail_override ? xstrdup(detail_override)
                                      : i18n_format(req->lang, dkey, "max", smax, "expected",
                                                    "application/json", (const char *)NULL);
+    /* The path comes from the client: it may not be valid UTF-8. */
+    const char *instance = req->path ? req->path : "/";
+    if (!utf8_valid(instance, strlen(instance)))
+        instance = "(invalid path)";
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title",
                           i18n_get(req->lang, tkey), "status", (json_int_t)status, "detail", detail,
-                          "instance", req->path ? req->path : "/", "request_id", req->rid);
+                          "instance", instance, "request_id", req->rid);
+    if (!o) /* only on a bug (e.g. a catalogue string that is not UTF-8) */
+        o = json_pack("{s:s, s:i}", "type", "urn:entrepot:problem:internal", "status",
+                      (json_int_t)status);
     free(detail);
     if (req->errors && json_array_size(req->errors) > 0)
         json_object_set(o, "errors", req->errors);

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +263,86 @@ static enum MHD_Result send_problem(struct http_req *req, enum st s, const char 
     return send_resp(req, &resp);
 }
 
+/* ------------------------------------------------------------ slow clients */
+
+/* libmicrohttpd's connection timeout counts idle time only: a client that
+ * trickles one header line every second is never cut. So each connection
+ * is tracked from the moment it waits for a request's headers; a reaper
+ * thread shuts down the socket of any connection that has waited longer
+ * than the connection timeout, and libmicrohttpd then closes it as usual.
+ * The registry lock is held across shutdown(), and the close notification
+ * removes the entry under the same lock before libmicrohttpd closes the
+ * descriptor, so the reaper can never touch a reused descriptor. */
+struct conn_track {
+    struct conn_track *prev, *next;
+    MHD_socket fd;
+    _Atomic uint64_t waiting_since_ns; /* 0 while a request is being handled */
+};
+
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->open_conns, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_track *t = xcalloc(1, sizeof *t);
+        t->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        atomic_store(&t->waiting_since_ns, clock_mono_ns());
+        pthread_mutex_lock(&srv->track_lock);
+        t->next = srv->tracks;
+        if (t->next)
+            t->next->prev = t;
+        srv->tracks = t;
+        pthread_mutex_unlock(&srv->track_lock);
+        *socket_context = t;
+        return;
+    }
+    atomic_fetch_sub(&srv->open_conns, 1);
+    struct conn_track *t = *socket_context;
+    if (!t)
+        return;
+    pthread_mutex_lock(&srv->track_lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        srv->tracks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&srv->track_lock);
+    free(t);
+    *socket_context = NULL;
+}
+
+static void *reaper(void *arg)
+{
+    struct http_server *srv = arg;
+    uint64_t limit = (uint64_t)srv->opt.connection_timeout_s * 1000000000ull;
+    while (!atomic_load(&srv->reaper_stop)) {
+        usleep(200000);
+        uint64_t now = clock_mono_ns();
+        pthread_mutex_lock(&srv->track_lock);
+        for (struct conn_track *t = srv->tracks; t; t = t->next) {
+            uint64_t since = atomic_load(&t->waiting_since_ns);
+            if (since && now - since > limit && t->fd != MHD_INVALID_SOCKET) {
+                shutdown(t->fd, SHUT_RDWR);
+                atomic_store(&t->waiting_since_ns, 0);
+                atomic_fetch_add(&srv->slow_cut, 1);
+            }
+        }
+        pthread_mutex_unlock(&srv->track_lock);
+    }
+    return NULL;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -286,6 +368,19 @@ static enum MHD_Result count_header_bytes(void *cls, enum MHD_ValueKind kind, co
     return MHD_YES;
 }
 
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct buf *b = cls;
+    if (strcasecmp(key, "X-Forwarded-For") == 0 && value) {
+        if (b->len)
+            buf_putc(b, ',');
+        buf_puts(b, value);
+    }
+    return MHD_YES;
+}
+
 static void peer_address(struct http_req *req)
 {
     const union MHD_ConnectionInfo *ci =
@@ -300,9 +395,15 @@ static void peer_address(struct http_req *req)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
                       sizeof peer);
     }
-    http_client_ip(req->srv->proxies, req->srv->nproxies, peer,
-                   MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-For"),
+    /* Several X-Forwarded-For lines are one list (RFC 9110 §5.3); the
+     * proxy's own line comes last, so reading from the right stays right. */
+    struct buf xff;
+    buf_init(&xff, CAP_HEADER_SECTION);
+    if (req->srv->nproxies)
+        MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &xff);
+    http_client_ip(req->srv->proxies, req->srv->nproxies, peer, xff.len ? xff.data : NULL,
                    req->client_ip, sizeof req->client_ip);
+    buf_free(&xff);
 }
 
 static bool json_content_type(const char *ct)
@@ -434,6 +535,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->route_idx = -1;
         req->lang = "en";
         *con_cls = req;
+        struct conn_track *t = track_of(conn);
+        if (t)
+            atomic_store(&t->waiting_since_ns, 0);
         atomic_fetch_add(&srv->in_flight, 1);
         enum MHD_Result ret = MHD_YES;
         if (request_begin(req, &ret)) {
@@ -477,11 +581,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *srv = cls;
     struct http_req *req = *con_cls;
     if (!req)
         return;
+    struct conn_track *t = track_of(conn);
+    if (t) /* the next request's headers are timed from now */
+        atomic_store(&t->waiting_since_ns, clock_mono_ns());
     uint64_t ns = clock_mono_ns() - req->t0;
     unsigned status =
         req->status ? req->status : (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499);
@@ -513,18 +619,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    (void)conn;
-    (void)socket_context;
-    struct http_server *srv = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        atomic_fetch_add(&srv->open_conns, 1);
-    else
-        atomic_fetch_sub(&srv->open_conns, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -612,6 +706,7 @@ enum st http_server_start(const struct http_options *opt, struct http_server **o
     }
     struct http_server *srv = xcalloc(1, sizeof *srv);
     srv->opt = *opt;
+    pthread_mutex_init(&srv->track_lock, NULL);
     if (http_cidrs_parse(opt->trusted_proxies, &srv->proxies, &srv->nproxies) != ST_OK) {
         snprintf(err, errlen, "trusted_proxies: not a list of addresses or CIDRs");
         goto fail;
@@ -644,7 +739,9 @@ enum st http_server_start(const struct http_options *opt, struct http_server **o
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-        {srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->cert_pem},
+        {srv->tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+         (void *)(uintptr_t) "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem},
         {srv->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
@@ -657,6 +754,7 @@ enum st http_server_start(const struct http_options *opt, struct http_server **o
                  errno ? strerror(errno) : "libmicrohttpd refused the options");
         goto fail;
     }
+    pthread_create(&srv->reaper, NULL, reaper, srv);
     *out = srv;
     return ST_OK;
 fail:
@@ -682,6 +780,8 @@ void http_server_stop(struct http_server *srv)
     while (atomic_load(&srv->in_flight) > 0 && clock_mono_ns() < deadline)
         usleep(10000);
     MHD_stop_daemon(srv->daemon);
+    atomic_store(&srv->reaper_stop, true);
+    pthread_join(srv->reaper, NULL);
     static_cache_free(srv->statics);
     free(srv->proxies);
     if (srv->cert_pem)

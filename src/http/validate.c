@@ -29,9 +29,18 @@ static void pointer_of(const struct scan_level *lv, int depth, char *out, size_t
     size_t n = 0;
     n += (size_t)snprintf(out, outlen, "#");
     for (int i = 0; i < depth && n < outlen; i++) {
-        if (lv[i].is_object)
-            n += (size_t)snprintf(out + n, outlen - n, "/%s", lv[i].key);
-        else
+        if (lv[i].is_object) {
+            n += (size_t)snprintf(out + n, outlen - n, "/");
+            for (const char *k = lv[i].key; *k && n + 3 < outlen; k++) {
+                if (*k == '~' || *k == '/') {
+                    out[n++] = '~';
+                    out[n++] = *k == '~' ? '0' : '1';
+                } else {
+                    out[n++] = *k;
+                }
+            }
+            out[n] = '\0';
+        } else
             n += (size_t)snprintf(out + n, outlen - n, "/%ld", lv[i].index < 0 ? 0 : lv[i].index);
     }
 }
@@ -116,17 +125,26 @@ static const char *type_name(enum field_type t)
     return "value";
 }
 
-static enum st check_string(struct http_req *req, const char *field, const char *s, size_t n,
-                            const struct field_spec *f)
+/* pointer is the escaped JSON pointer of the value, field its field name. */
+static enum st check_string(struct http_req *req, const char *pointer, const char *field,
+                            const char *s, size_t n, const struct field_spec *f)
 {
     if (!utf8_valid(s, n))
-        return http_field_error(req, field, "utf8", 0, 0, NULL);
+        return http_field_error_at(req, pointer, field, "utf8", 0, 0, NULL);
     size_t cps = utf8_len(s, n);
     if (f->max > 0 && (int64_t)cps > f->max)
-        return http_field_error(req, field, "too_long", f->min, f->max, NULL);
+        return http_field_error_at(req, pointer, field, "too_long", f->min, f->max, NULL);
     if ((int64_t)cps < f->min)
-        return http_field_error(req, field, "too_short", f->min, f->max, NULL);
+        return http_field_error_at(req, pointer, field, "too_short", f->min, f->max, NULL);
     return ST_OK;
+}
+
+static enum st check_top_string(struct http_req *req, const char *field, const char *s, size_t n,
+                                const struct field_spec *f)
+{
+    char pointer[96];
+    snprintf(pointer, sizeof pointer, "#/%s", field); /* declared names need no escaping */
+    return check_string(req, pointer, field, s, n, f);
 }
 
 static enum st check_value(struct http_req *req, const struct field_spec *f, json_t *v)
@@ -142,7 +160,7 @@ static enum st check_value(struct http_req *req, const struct field_spec *f, jso
     case FT_STRING:
         if (!json_is_string(v))
             return http_field_error(req, name, "type", 0, 0, "string");
-        return check_string(req, name, json_string_value(v), json_string_length(v), f);
+        return check_top_string(req, name, json_string_value(v), json_string_length(v), f);
     case FT_INT: {
         if (!json_is_integer(v))
             return http_field_error(req, name, "type", 0, 0, "integer");
@@ -166,11 +184,11 @@ static enum st check_value(struct http_req *req, const struct field_spec *f, jso
         json_array_foreach(v, i, e)
         {
             char elem[96];
-            snprintf(elem, sizeof elem, "%s/%zu", name, i);
+            snprintf(elem, sizeof elem, "#/%s/%zu", name, i);
             if (!json_is_string(e))
-                s = http_field_error(req, elem, "type", 0, 0, "string");
-            else if (check_string(req, elem, json_string_value(e), json_string_length(e), f) !=
-                     ST_OK)
+                s = http_field_error_at(req, elem, name, "type", 0, 0, "string");
+            else if (check_string(req, elem, name, json_string_value(e), json_string_length(e),
+                                  f) != ST_OK)
                 s = ST_INVALID;
         }
         return s;
@@ -276,7 +294,7 @@ enum st validate_query(struct http_req *req, const struct field_spec *spec)
         } else if (f->type == FT_BOOL) {
             if (strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
                 s = http_field_error(req, f->name, "type", 0, 0, "boolean");
-        } else if (check_string(req, f->name, val, n, f) != ST_OK) {
+        } else if (check_top_string(req, f->name, val, n, f) != ST_OK) {
             s = ST_INVALID;
         }
     next:;
