@@ -19,11 +19,11 @@ SANITIZE ?= address,undefined
 WERROR ?= 1
 endif
 
-FLAVOUR := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)
 comma := ,
+FLAVOUR := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)
 BUILD ?= build/$(FLAVOUR)
 
-PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls
+PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls liboath
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -18,6 +18,10 @@ static const char *policy_name(enum policy p)
         return "public";
     case POLICY_TEST_ONLY:
         return "test-only";
+    case POLICY_USER:
+        return "user";
+    case POLICY_STAFF:
+        return "staff";
     case POLICY_UNSET:
         break;
     }
@@ -63,6 +67,15 @@ int cmd_routes(int argc, char **argv)
                       "params", fields(r->query), "body", fields(r->body));
         if (r->summary)
             json_object_set_new(o, "summary", json_string(r->summary));
+        if (r->policy == POLICY_STAFF) {
+            static const char *const role_names[] = {"support", "operations", "compliance",
+                                                     "administrator"};
+            json_t *roles = json_array();
+            for (unsigned b = 0; b < 4; b++)
+                if (r->roles & (1u << b))
+                    json_array_append_new(roles, json_string(role_names[b]));
+            json_object_set_new(o, "roles", roles);
+        }
         if (!r->body)
             json_object_set_new(o, "body", json_null());
         json_array_append_new(out, o);

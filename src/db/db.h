@@ -6,8 +6,10 @@
  * TEXT, BLOB/BYTEA differ only in migrations); the PostgreSQL backend
  * rewrites `?` to `$n`. Inserted ids come back through `RETURNING id`, which
  * both engines support. Every call returns an `enum st`: a unique-constraint
- * violation is ST_CONFLICT, a lost or unreachable server ST_UNAVAILABLE (so
- * the HTTP layer answers 503 fast), anything else ST_INTERNAL.
+ * violation (or a serialization failure / deadlock) is ST_CONFLICT, another
+ * constraint (NOT NULL, CHECK, foreign key) ST_INVALID, a lost or
+ * unreachable server, an exhausted pool, a busy or full disk ST_UNAVAILABLE
+ * (so the HTTP layer answers 503 fast), anything else ST_INTERNAL.
  *
  * Threads: a `struct db` is shared by all threads; a `struct db_conn` is
  * borrowed by one thread at a time (db_acquire/db_release) from a fixed
@@ -52,7 +54,12 @@ void db_release(struct db_conn *c);
 enum st db_exec(struct db_conn *c, const char *sql);
 
 /* Transactions. db_begin takes the write lock at once on SQLite
- * (BEGIN IMMEDIATE) so a read-then-write transaction cannot deadlock. */
+ * (BEGIN IMMEDIATE) so a read-then-write transaction cannot deadlock.
+ * Both engines follow PostgreSQL's rule: once a statement fails inside a
+ * transaction, later statements answer ST_INTERNAL and db_commit rolls back
+ * and answers ST_INTERNAL, so roll back (and retry on ST_CONFLICT).
+ * db_begin inside a transaction and db_commit outside one are ST_INTERNAL;
+ * db_rollback with nothing open is ST_OK. */
 enum st db_begin(struct db_conn *c);
 enum st db_commit(struct db_conn *c);
 enum st db_rollback(struct db_conn *c);
@@ -64,7 +71,12 @@ enum st db_prepare(struct db_conn *c, const char *sql, struct db_stmt **out);
 void db_stmt_done(struct db_stmt *s);
 
 /* Binds are 1-based, like SQLite's. Text is copied; n may be SIZE_MAX to
- * mean strlen. */
+ * mean strlen; a NULL v binds NULL. Text that is not valid UTF-8 or holds a
+ * NUL byte is ST_INVALID (PostgreSQL cannot store it). An index out of
+ * range, or a bind after db_step without db_stmt_done, is ST_INTERNAL.
+ * On PostgreSQL a parameter's type is inferred from its context: write
+ * CAST(? AS BIGINT) where the context says nothing (`? IS NULL`,
+ * `SELECT ?`); SQL `?` operators (jsonb) cannot be used. */
 enum st db_bind_int64(struct db_stmt *s, int idx, int64_t v);
 enum st db_bind_text(struct db_stmt *s, int idx, const char *v, size_t n);
 enum st db_bind_blob(struct db_stmt *s, int idx, const void *v, size_t n);
@@ -73,11 +85,15 @@ enum st db_bind_null(struct db_stmt *s, int idx);
 /* Executes (first call) or advances. *row is true when a row is ready to be
  * read with db_col_*; false when done. */
 enum st db_step(struct db_stmt *s, bool *row);
-/* Rows changed by the last executed INSERT/UPDATE/DELETE of s. */
+/* Rows changed by the last executed INSERT/UPDATE/DELETE of s; 0 for a
+ * query. Valid once db_step has reported the end (*row false): with
+ * RETURNING, SQLite only counts after the last row. */
 int64_t db_changes(struct db_stmt *s);
 
 /* Columns are 0-based. Pointers stay valid until the next db_step or
- * db_stmt_done. NULL reads as 0 / NULL with *len 0. */
+ * db_stmt_done. NULL reads as 0 / NULL with *len 0; an empty blob is a
+ * non-NULL pointer with *len 0. A boolean (PostgreSQL) reads as 0/1.
+ * db_col_count is reliable once db_step has run. */
 int db_col_count(struct db_stmt *s);
 bool db_col_is_null(struct db_stmt *s, int col);
 int64_t db_col_int64(struct db_stmt *s, int col);
@@ -97,11 +113,13 @@ enum st db_schema_version(struct db *db, int64_t *version);
 enum st db_ping(struct db *db);
 
 struct db_stats {
-    int pool_size;   /* configured maximum */
-    int open;        /* connections currently open */
-    int in_use;      /* borrowed right now */
-    uint64_t waits;  /* acquires that had to wait */
-    uint64_t errors; /* ST_UNAVAILABLE answers */
+    int pool_size;        /* configured maximum */
+    int open;             /* connections currently open */
+    int in_use;           /* borrowed right now */
+    uint64_t waits;       /* acquires that had to wait */
+    uint64_t errors;      /* ST_UNAVAILABLE answers */
+    uint64_t stmt_hits;   /* db_prepare served from a connection's cache */
+    uint64_t stmt_misses; /* db_prepare that had to prepare anew */
 };
 void db_get_stats(struct db *db, struct db_stats *out);
 

@@ -29,9 +29,17 @@ struct http_server;
  * that forgets its policy is caught by a test and refused at start-up. */
 enum policy {
     POLICY_UNSET = 0,
-    POLICY_PUBLIC,    /* anyone, no session needed */
+    POLICY_PUBLIC,    /* anyone, no session needed (a session is still read) */
     POLICY_TEST_ONLY, /* exists only with --test-mode */
+    POLICY_USER,      /* a signed-in user: 401 otherwise */
+    POLICY_STAFF,     /* signed-in staff holding one of route.roles: 401/403 */
 };
+
+/* Staff roles (least privilege: each route names the roles it needs). */
+#define STAFF_SUPPORT    (1u << 0)
+#define STAFF_OPERATIONS (1u << 1)
+#define STAFF_COMPLIANCE (1u << 2)
+#define STAFF_ADMIN      (1u << 3)
 
 enum field_type {
     FT_STRING = 1,
@@ -65,7 +73,25 @@ struct route {
     const struct field_spec *query; /* terminated by {0}; may be NULL */
     const struct field_spec *body;  /* terminated by {0}; NULL = no body */
     const char *summary;
+    unsigned roles; /* POLICY_STAFF: any of these STAFF_* roles may call */
 };
+
+/* Who is calling, as the authenticator found out. */
+struct http_identity {
+    int64_t user_id; /* 0 = anonymous */
+    int64_t session_id;
+    unsigned staff_roles;
+    bool via_cookie; /* credentials came from the session cookie (CSRF applies) */
+    bool csrf_ok;    /* the request carried the session's CSRF token */
+};
+
+/* Reads credentials (cookie or bearer token) and fills the identity. Returns
+ * ST_OK (anonymous when no credentials), ST_UNAUTHORIZED for credentials
+ * that are invalid or expired, ST_UNAVAILABLE when it cannot tell. Set once
+ * at start-up by the accounts module; without one everyone is anonymous. */
+typedef enum st (*http_authenticator)(struct http_req *req, struct http_identity *out);
+void http_set_authenticator(http_authenticator fn);
+const struct http_identity *http_req_identity(const struct http_req *req);
 
 /* ---------------------------------------------------------------- server */
 

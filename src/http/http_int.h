@@ -61,6 +61,7 @@ struct http_req {
     char *detail;
     uint64_t t0;
     unsigned status;
+    struct http_identity ident;
 };
 
 struct http_server {

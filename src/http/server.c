@@ -33,6 +33,17 @@ static const char CSP_HTML[] = "default-src 'self'; script-src 'self'; style-src
                                "frame-ancestors 'none'";
 
 static atomic_bool shutting_down;
+static http_authenticator authenticator;
+
+void http_set_authenticator(http_authenticator fn)
+{
+    authenticator = fn;
+}
+
+const struct http_identity *http_req_identity(const struct http_req *req)
+{
+    return &req->ident;
+}
 
 /* How much of an oversize streamed body we read (and drop) in the hope of
  * answering 413 cleanly, as a multiple of the body cap. */
@@ -475,6 +486,49 @@ static bool request_begin(struct http_req *req, enum MHD_Result *ret)
     return false;
 }
 
+static bool is_unsafe(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+/* Identifies the caller and applies the route's policy: 401 without a
+ * session where one is needed, 403 for a missing staff role or a
+ * cookie-authenticated unsafe request without the CSRF token (then *why
+ * names that problem). */
+static enum st authorize(struct http_req *req, const struct route *r, const char **why)
+{
+    if (authenticator) {
+        enum st s = authenticator(req, &req->ident);
+        if (s == ST_UNAVAILABLE)
+            return s;
+        if (s != ST_OK) {
+            memset(&req->ident, 0, sizeof req->ident);
+            if (r->policy == POLICY_USER || r->policy == POLICY_STAFF)
+                return ST_UNAUTHORIZED;
+        }
+    }
+    switch (r->policy) {
+    case POLICY_PUBLIC:
+    case POLICY_TEST_ONLY:
+        return ST_OK;
+    case POLICY_USER:
+    case POLICY_STAFF:
+        if (req->ident.user_id == 0)
+            return ST_UNAUTHORIZED;
+        if (req->ident.via_cookie && is_unsafe(req->method) && !req->ident.csrf_ok) {
+            *why = "csrf";
+            return ST_FORBIDDEN;
+        }
+        if (r->policy == POLICY_STAFF && (req->ident.staff_roles & r->roles) == 0)
+            return ST_FORBIDDEN;
+        return ST_OK;
+    case POLICY_UNSET:
+        break;
+    }
+    return ST_FORBIDDEN;
+}
+
 static enum MHD_Result dispatch(struct http_req *req)
 {
     struct http_resp resp = {0};
@@ -496,7 +550,17 @@ static enum MHD_Result dispatch(struct http_req *req)
         return send_problem(req, ST_NOTFOUND, NULL, 0, NULL);
     }
     const struct route *r = http_route_at((size_t)req->route_idx);
-    enum st s = validate_query(req, r->query);
+    const char *why = NULL;
+    enum st s = authorize(req, r, &why);
+    if (why) {
+        if (req->dbc) {
+            db_release(req->dbc);
+            req->dbc = NULL;
+        }
+        return send_problem(req, s, why, http_status_of(s), NULL);
+    }
+    if (s == ST_OK)
+        s = validate_query(req, r->query);
     if (s == ST_OK && r->body)
         s = validate_body(req, r->body);
     if (s == ST_OK) {
