@@ -67,10 +67,23 @@ free_port() {
 # ---------------------------------------------------------------- tiers
 
 tier_unit() {
-    local log=$LOGS/unit.log pass=0 fail=0 found=0 rc p f t
+    local log=$LOGS/unit.log pass=0 fail=0 found=0 rc p f t src pgdir
     : >"$log"
-    for t in "$BUILD"/tests/test_*; do
-        [[ -f $t && -x $t ]] || continue
+    # The database tests run on both engines: give them a throwaway cluster.
+    pgdir=$(mktemp -d /tmp/entrepot-unit-pg.XXXXXX)
+    if ENTREPOT_TEST_PG_URL=$(scripts/pg-cluster.sh start "$pgdir/c" 2>>"$log"); then
+        export ENTREPOT_TEST_PG_URL
+    else
+        echo "test.sh: could not start PostgreSQL for the unit tier" | tee -a "$log"
+        fail=$((fail + 1))
+    fi
+    for src in tests/unit/test_*.c; do
+        t=$BUILD/tests/$(basename "$src" .c)
+        if [[ ! -x $t ]]; then
+            echo "test.sh: $t was not built" | tee -a "$log"
+            fail=$((fail + 1))
+            continue
+        fi
         found=1
         echo "== $t" | tee -a "$log"
         "$t" 2>&1 | tee "$log.one"
@@ -90,6 +103,9 @@ tier_unit() {
         fail=$((fail + f))
     done
     rm -f "$log.one"
+    scripts/pg-cluster.sh stop "$pgdir/c" >/dev/null 2>&1
+    rm -rf "$pgdir"
+    unset ENTREPOT_TEST_PG_URL
     if ((!found)); then
         echo "test.sh: no unit test binaries in $BUILD/tests (run make first)" | tee -a "$log"
         NOTE[unit]="no binaries"
