@@ -23,7 +23,7 @@ comma := ,
 FLAVOUR := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)
 BUILD ?= build/$(FLAVOUR)
 
-PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls liboath
+PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls liboath libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -45,7 +45,7 @@ LDLIBS += $(PKG_LIBS) -lm -pthread
 
 LIB_SRC := $(sort $(filter-out src/cmd/%,$(wildcard src/*/*.c)))
 CMD_SRC := $(sort $(wildcard src/cmd/*.c))
-GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/catalog.c
+GEN_SRC := $(BUILD)/gen/migrations.c $(BUILD)/gen/catalog.c $(BUILD)/gen/passwords.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_SRC:%.c=%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libentrepot.a
@@ -83,6 +83,10 @@ $(BUILD)/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS)
 $(BUILD)/gen/catalog.c: scripts/embed-catalog.sh $(CATALOG)
 	@mkdir -p $(dir $@)
 	scripts/embed-catalog.sh i18n > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/passwords.c: scripts/embed-passwords.sh $(wildcard /usr/share/john/password.lst)
+	@mkdir -p $(dir $@)
+	scripts/embed-passwords.sh /usr/share/john/password.lst > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -11,6 +11,8 @@ PACKAGES=(
     build-essential pkg-config git ca-certificates curl
     libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libsodium-dev
     libgnutls28-dev libcurl4-gnutls-dev libcmocka-dev
+    john-data liboath-dev
+    postfix
     clang clang-format libclang-rt-14-dev
     postgresql postgresql-contrib
     python3 openssl
@@ -42,6 +44,8 @@ apt_install() {
     fi
     echo "install-deps: installing ${want[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # postfix is only here for its smtp-sink test server: no mail system.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 }

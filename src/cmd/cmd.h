@@ -23,5 +23,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 #endif

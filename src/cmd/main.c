@@ -25,6 +25,8 @@ static const struct {
     {"migrate", cmd_migrate, "apply pending database migrations"},
     {"config", cmd_config, "check the configuration (`config check`)"},
     {"routes", cmd_routes, "print every API route and its declared policy as JSON"},
+    {"audit", cmd_audit, "verify the audit log's hash chain (`audit verify`)"},
+    {"keys", cmd_keys, "rotate the master key (`keys rotate`), or show key use"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -37,7 +37,7 @@ int cmd_serve(int argc, char **argv)
     int rc = cmd_configure(argc, argv, USAGE, serve_keys);
     if (rc)
         return rc == 1 ? 0 : rc;
-    char err[512];
+    char err[512] = "";
     const char *dir = config_str("data_dir");
     if (file_mkdirs(dir, 0700) != ST_OK) {
         fprintf(stderr, "entrepot: cannot create data directory %s\n", dir);
@@ -45,14 +45,21 @@ int cmd_serve(int argc, char **argv)
     }
     const char *kf = config_str("master_key_file");
     char *keyfile = *kf ? xstrdup(kf) : xasprintf("%s/master.key", dir);
-    unsigned char key[MASTER_KEY_BYTES];
-    enum st s = masterkey_load(keyfile, config_str("master_key"), true, key, err, sizeof err);
+    /* The key ring lives in memory only; a running server follows
+     * `entrepot keys rotate` by re-reading the key file (no downtime). */
+    struct master_keyring ring;
+    enum st s =
+        masterkey_ring_load(keyfile, config_str("master_key"), true, &ring, err, sizeof err);
+    if (s == ST_OK)
+        s = crypto_keyring_install(&ring);
+    masterkey_ring_wipe(&ring);
+    if (s == ST_OK && !*config_str("master_key"))
+        s = crypto_keyring_watch_file(keyfile);
     free(keyfile);
     if (s != ST_OK) {
-        fprintf(stderr, "entrepot: %s\n", err);
+        fprintf(stderr, "entrepot: %s\n", *err ? err : "cannot install the master key");
         return 1;
     }
-    sodium_memzero(key, sizeof key); /* the security core will keep it (accounts issue) */
 
     int threads = (int)config_int("threads");
     if (threads <= 0)

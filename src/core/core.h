@@ -252,13 +252,48 @@ enum st file_write_atomic(const char *path, const void *data, size_t n, unsigned
 /* ---------------------------------------------------------------- keys */
 
 #define MASTER_KEY_BYTES 32
+#define MASTER_KEYS_MAX  8 /* master keys one ring (key file) may hold */
 
-/* Loads the master key: from hex (ENTREPOT_MASTER_KEY) when non-empty, else
- * from the key file at path, creating it (mode 0600, 32 random bytes as hex)
- * when missing and create is true. Wipe key with sodium_memzero after use. */
+/* The master keys known to this process (crypto.h explains their use).
+ * keys[0] is the primary: it wraps new data keys; the others only unwrap,
+ * during a rotation. index_key, when has_index, is the root of the blind
+ * index, token and code keys, kept in the file so that they survive
+ * rotation; without it they derive from the lowest-id master key. */
+struct master_keyring {
+    size_t count;
+    uint32_t ids[MASTER_KEYS_MAX];
+    unsigned char keys[MASTER_KEYS_MAX][MASTER_KEY_BYTES];
+    bool has_index;
+    unsigned char index_key[MASTER_KEY_BYTES];
+};
+
+/* Loads the master key ring: from hex (ENTREPOT_MASTER_KEY) when non-empty
+ * (one key, id 1), else from the key file at path, creating it (mode 0600,
+ * one fresh key with id 1) when missing and create is true.
+ *
+ * Key file format: UTF-8 text lines; blank lines and lines starting with
+ * '#' are ignored; "ID:HEX" is a master key (ID decimal 1..4294967295, HEX
+ * 64 hex digits), newest (primary) first; "index:HEX" is the index key. A
+ * file whose only content is one bare HEX line (the first format) is key 1.
+ * Duplicate ids, more than MASTER_KEYS_MAX keys or no key are errors
+ * (ST_INVALID, message in err; never a key byte). Wipe the ring with
+ * masterkey_ring_wipe after use. */
+enum st masterkey_ring_load(const char *path, const char *hex, bool create,
+                            struct master_keyring *ring, char *err, size_t errlen);
+/* Parses key file text (same rules; for tests and fuzzing). */
+enum st masterkey_ring_parse(const char *text, size_t len, struct master_keyring *ring, char *err,
+                             size_t errlen);
+/* Writes ring to path atomically with mode 0600, in the format above
+ * (index line included when has_index). */
+enum st masterkey_ring_save(const char *path, const struct master_keyring *ring, char *err,
+                            size_t errlen);
+void masterkey_ring_wipe(struct master_keyring *ring);
+/* The primary key of masterkey_ring_load's ring (the first API; kept for
+ * callers that need one key). Wipe key with sodium_memzero after use. */
 enum st masterkey_load(const char *path, const char *hex, bool create,
                        unsigned char key[MASTER_KEY_BYTES], char *err, size_t errlen);
 
 #include "i18n.h"
+#include "crypto.h"
 
 #endif
