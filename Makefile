@@ -57,7 +57,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MIGRATIONS := $(sort $(wildcard src/db/migrations/*/*.sql))
 CATALOG := $(sort $(wildcard i18n/*.json))
 
-.PHONY: all deps run test test-unit test-api test-api-sqlite test-api-postgres test-e2e \
+.PHONY: FORCE all deps run test test-unit test-api test-api-sqlite test-api-postgres test-e2e \
         web fmt fmt-check lint bench fuzz fuzz-smoke clean test-tsan
 
 all: $(BIN)
@@ -76,11 +76,19 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/migrations.c $(BUILD)/gen/catalog.c
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS)
+# The generated files also depend on the *list* of their inputs, so removing
+# a migration or a catalogue regenerates them too.
+$(BUILD)/gen/%.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(if $(filter migrations,$*),$(MIGRATIONS),$(CATALOG))' | cmp -s - $@ || \
+		echo '$(if $(filter migrations,$*),$(MIGRATIONS),$(CATALOG))' > $@
+FORCE:
+
+$(BUILD)/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS) $(BUILD)/gen/migrations.list
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh src/db/migrations > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/catalog.c: scripts/embed-catalog.sh $(CATALOG)
+$(BUILD)/gen/catalog.c: scripts/embed-catalog.sh $(CATALOG) $(BUILD)/gen/catalog.list
 	@mkdir -p $(dir $@)
 	scripts/embed-catalog.sh i18n > $@.tmp && mv $@.tmp $@
 
