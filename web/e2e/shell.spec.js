@@ -55,6 +55,7 @@ for (const { code, label } of LANGS.filter((l) => l.code !== 'en')) {
 }
 
 test('the first visit follows the browser languages', async ({ browser, baseURL }) => {
+  test.slow(); // eight fresh browser contexts: give a loaded CI machine room
   const cases = [
     [['zh-TW'], 'zh-Hant'],
     [['zh-HK', 'en'], 'zh-Hant'],
