@@ -155,7 +155,9 @@ static enum st pg_fail(struct db_conn *c, const PGresult *r)
 {
     PGconn *h = H(c);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorMessage(r) : "";
+    /* Only the primary message: DETAIL quotes row values ("Key
+     * (email)=(...) already exists") and error messages end up in logs. */
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!msg || !*msg)
         msg = PQerrorMessage(h);
     db_conn_seterr(c, "postgres: %s%s%s", state ? state : "", state ? " " : "", msg);
