@@ -154,8 +154,8 @@ fmt-check:
 lint:
 	@scripts/lint.sh
 
-bench: all web
-	bench/run.sh
+bench: all
+	BUILD=$(BUILD) bench/run.sh
 
 fuzz-smoke:
 	@scripts/fuzz.sh 20
