@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "http/http.h"
+#include "notify/notify.h"
 
 static const char *const serve_keys[] = {"config",          "listen",
                                          "data_dir",        "database",
@@ -94,6 +95,13 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Outbound messages: providers checked now, delivered by a thread. */
+    if (notify_init(err, sizeof err) != ST_OK) {
+        fprintf(stderr, "entrepot: %s\n", err);
+        db_close(db);
+        return 1;
+    }
+
     cmd_register_routes();
     struct http_options opt = {
         .listen = config_str("listen"),
@@ -113,9 +121,13 @@ int cmd_serve(int argc, char **argv)
     struct http_server *srv;
     if (http_server_start(&opt, &srv, err, sizeof err) != ST_OK) {
         fprintf(stderr, "entrepot: %s\n", err);
+        notify_cleanup();
         db_close(db);
         return 1;
     }
+    if (notify_worker_start(db) != ST_OK)
+        log_kv(LOG_ERROR, "the delivery worker did not start: messages wait in the outbox",
+               (const char *)NULL);
     if (opt.test_mode)
         log_kv(LOG_WARN, "TEST MODE: test-only routes are enabled; never use in production",
                (const char *)NULL);
@@ -130,6 +142,8 @@ int cmd_serve(int argc, char **argv)
     log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
            (const char *)NULL);
     http_server_stop(srv);
+    notify_worker_stop();
+    notify_cleanup();
     db_close(db);
     log_infof("stopped");
     return 0;

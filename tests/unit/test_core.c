@@ -875,7 +875,7 @@ static void test_config_table(void **state)
     (void)state;
     size_t n = 0;
     const struct cfg_entry *t = config_table(&n);
-    assert_int_equal(n, 21);
+    assert_true(n >= 21); /* modules add their own settings */
     char err[256];
     for (size_t i = 0; i < n; i++) {
         assert_non_null(t[i].name);
