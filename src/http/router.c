@@ -78,7 +78,7 @@ bool http_path_match(const char *pattern, const char *path, const char **names, 
         const char *se = strchrnul(s, '/');
         if (*p == '{') {
             if (se == s || np == CAP_PATH_PARAMS)
-                return false;
+                goto fail; /* frees what was captured so far */
             if (names && values) {
                 names[np] = p + 1; /* points into the pattern; ends at '}' */
                 values[np] = xstrndup(s, (size_t)(se - s));

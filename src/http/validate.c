@@ -24,25 +24,31 @@ struct scan_level {
     bool expect_key; /* inside an object, the next string is a key */
 };
 
+/* Writes the JSON pointer of the current place, escaped per RFC 6901,
+ * truncated (never overrun) when it does not fit. */
 static void pointer_of(const struct scan_level *lv, int depth, char *out, size_t outlen)
 {
-    size_t n = 0;
-    n += (size_t)snprintf(out, outlen, "#");
-    for (int i = 0; i < depth && n < outlen; i++) {
-        if (lv[i].is_object) {
-            n += (size_t)snprintf(out + n, outlen - n, "/");
-            for (const char *k = lv[i].key; *k && n + 3 < outlen; k++) {
-                if (*k == '~' || *k == '/') {
-                    out[n++] = '~';
-                    out[n++] = *k == '~' ? '0' : '1';
-                } else {
-                    out[n++] = *k;
-                }
-            }
-            out[n] = '\0';
-        } else
-            n += (size_t)snprintf(out + n, outlen - n, "/%ld", lv[i].index < 0 ? 0 : lv[i].index);
+    struct buf b;
+    buf_init(&b, outlen - 1);
+    buf_putc(&b, '#');
+    for (int i = 0; i < depth; i++) {
+        if (buf_putc(&b, '/') != ST_OK)
+            break;
+        if (!lv[i].is_object) {
+            buf_printf(&b, "%ld", lv[i].index < 0 ? 0 : lv[i].index);
+            continue;
+        }
+        for (const char *k = lv[i].key; *k; k++)
+            if ((*k == '~' || *k == '/') ? buf_puts(&b, *k == '~' ? "~0" : "~1")
+                                         : buf_putc(&b, *k))
+                break;
     }
+    /* a cut may split a multi-byte character: drop the partial tail */
+    while (b.len > 1 && !utf8_valid(b.data, b.len))
+        b.len--;
+    memcpy(out, b.data, b.len);
+    out[b.len] = '\0';
+    buf_free(&b);
 }
 
 enum st http_json_prescan(const char *s, size_t n, int max_depth, char *pointer, size_t plen,
@@ -219,8 +225,12 @@ static enum st json_error_to_field(struct http_req *req, const json_error_t *e)
         return http_field_error(req, "", "utf8", 0, 0, NULL);
     if (code == json_error_null_character || code == json_error_null_byte_in_key)
         return http_field_error(req, "", "utf8", 0, 0, NULL);
+    /* jansson quotes the offending input, which may not be UTF-8 */
     char reason[200];
-    snprintf(reason, sizeof reason, "%s at position %d", e->text, e->position);
+    if (utf8_valid(e->text, strlen(e->text)))
+        snprintf(reason, sizeof reason, "%s at position %d", e->text, e->position);
+    else
+        snprintf(reason, sizeof reason, "syntax error at position %d", e->position);
     return http_field_error(req, "", "json", 0, 0, reason);
 }
 
@@ -232,8 +242,9 @@ enum st validate_body(struct http_req *req, const struct field_spec *spec)
         return http_field_error(req, "", "json", 0, 0, "empty body");
     if (http_json_prescan(req->body.data, req->body.len, CAP_JSON_DEPTH, pointer, sizeof pointer,
                           &code) != ST_OK)
-        /* pointer is "#/a/b": the field path without the leading "#/" */
-        return http_field_error(req, pointer[1] ? pointer + 2 : "", code, 0, CAP_JSON_DEPTH, NULL);
+        /* pointer is already escaped: pass it as is; the field is its path */
+        return http_field_error_at(req, pointer, pointer[1] ? pointer + 2 : "", code, 0,
+                                   CAP_JSON_DEPTH, NULL);
     json_error_t e;
     json_t *root = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
     if (!root)
