@@ -39,8 +39,7 @@ static void pointer_of(const struct scan_level *lv, int depth, char *out, size_t
             continue;
         }
         for (const char *k = lv[i].key; *k; k++)
-            if ((*k == '~' || *k == '/') ? buf_puts(&b, *k == '~' ? "~0" : "~1")
-                                         : buf_putc(&b, *k))
+            if ((*k == '~' || *k == '/') ? buf_puts(&b, *k == '~' ? "~0" : "~1") : buf_putc(&b, *k))
                 break;
     }
     /* a cut may split a multi-byte character: drop the partial tail */
