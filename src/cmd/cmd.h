@@ -25,5 +25,6 @@ int cmd_config(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 
 #endif

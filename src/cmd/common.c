@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts/accounts.h"
 #include "cmd.h"
 #include "http/http.h"
 
@@ -149,4 +150,5 @@ enum st cmd_open_db(struct db **out, int pool_size)
 void cmd_register_routes(void)
 {
     http_sys_routes_register();
+    accounts_api_register();
 }

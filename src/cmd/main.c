@@ -27,6 +27,7 @@ static const struct {
     {"routes", cmd_routes, "print every API route and its declared policy as JSON"},
     {"audit", cmd_audit, "verify the audit log's hash chain (`audit verify`)"},
     {"keys", cmd_keys, "rotate the master key (`keys rotate`), or show key use"},
+    {"user", cmd_user, "manage accounts (`user create-admin`)"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts/accounts.h"
 #include "cmd.h"
 #include "http/http.h"
 #include "notify/notify.h"
@@ -101,6 +102,9 @@ int cmd_serve(int argc, char **argv)
         db_close(db);
         return 1;
     }
+    struct accounts_options aopt;
+    accounts_options_default(&aopt);
+    accounts_configure(&aopt);
 
     cmd_register_routes();
     struct http_options opt = {
