@@ -17,7 +17,7 @@
 # Environment: FUZZ_CC (default clang), FUZZ_PARALLEL (targets run at once,
 # default 1), FUZZ_SKIP_BUILD=1 to reuse the binaries.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 secs=${1:-}
 if ! [[ $secs =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ]; then
@@ -35,6 +35,13 @@ if ! command -v "$FUZZ_CC" >/dev/null; then
 fi
 
 mkdir -p "$out/crashes"
+# Two runs sharing build/fuzz would relink binaries under each other and
+# overwrite each other's logs and figures: one at a time.
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+    echo "fuzz: another fuzz run is using $out; waiting for it"
+    flock 9
+fi
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
     echo "fuzz: building with $FUZZ_CC (ASan + UBSan + libFuzzer) into $out"
     # The main Makefile's own rules build the library (see tests/fuzz/fuzz.mk);
@@ -59,12 +66,19 @@ else
     done
 fi
 
-# Runs one target; writes build/fuzz/status-<t> as "pass|fail execs cpu_s".
+# What libFuzzer saved in a crash directory (crash-, leak-, timeout-, oom-).
+artifacts() {
+    find "$1" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+        -o -name 'oom-*' \) -printf '%T@ %p\n' | sort -n | cut -d' ' -f2-
+}
+
+# Runs one target; writes build/fuzz/status-<t> as
+# "pass|fail EXECS CPU_S [rc=N] [ARTIFACT]".
 run_target() {
     local t=$1 bin=$out/fuzz_$1 corpus=$out/corpus-$1 crashes=$out/crashes/$1
     local log=$out/log-$1.txt
     if [ ! -x "$bin" ]; then
-        echo "fail 0 0 no-binary" >"$out/status-$t"
+        echo "fail 0 0 no-such-target" >"$out/status-$t"
         return
     fi
     mkdir -p "$corpus" "$crashes"
@@ -84,7 +98,7 @@ run_target() {
     esac
     [ -f "tests/fuzz/dict/$dname.dict" ] && dict=(-dict="tests/fuzz/dict/$dname.dict")
     local before
-    before=$(ls "$crashes" | wc -l)
+    before=$(artifacts "$crashes" | wc -l)
     local tf
     tf=$(mktemp)
     # bash's time keyword reports the child's user and system CPU seconds.
@@ -100,13 +114,15 @@ run_target() {
     rm -f "$tf"
     execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" |
         tail -1)
-    local after
-    after=$(ls "$crashes" | wc -l)
+    local after newest
+    after=$(artifacts "$crashes" | wc -l)
+    newest=$(artifacts "$crashes" | tail -1)
     if [ $rc -eq 0 ] && [ "$after" -eq "$before" ]; then
         echo "pass ${execs:-0} ${cpu:-0}" >"$out/status-$t"
     else
         cp "$log" "$crashes/log-$(date +%Y%m%d-%H%M%S).txt"
-        echo "fail ${execs:-0} ${cpu:-0} rc=$rc" >"$out/status-$t"
+        [ "$after" -gt "$before" ] || newest=
+        echo "fail ${execs:-0} ${cpu:-0} rc=$rc $newest" >"$out/status-$t"
     fi
 }
 
@@ -127,17 +143,22 @@ passed=0
 failed=0
 printf 'target\tresult\texecs\tcpu_s\n' >"$out/results.tsv"
 for t in "${targets[@]}"; do
-    read -r res execs cpu why <"$out/status-$t" 2>/dev/null || { res=fail execs=0 cpu=0 why=no-status; }
+    read -r res execs cpu why artifact <"$out/status-$t" 2>/dev/null ||
+        { res=fail execs=0 cpu=0 why=no-status artifact=; }
     printf '%s\t%s\t%s\t%s\n' "$t" "$res" "$execs" "$cpu" >>"$out/results.tsv"
     if [ "$res" = pass ]; then
         passed=$((passed + 1))
         printf 'fuzz: %-18s ok    %12s execs %8s s CPU\n' "$t" "$execs" "$cpu"
     else
         failed=$((failed + 1))
-        printf 'fuzz: %-18s FAIL  %12s execs %8s s CPU  %s; see %s\n' "$t" "$execs" "$cpu" \
+        printf 'fuzz: %-18s FAIL  %12s execs %8s s CPU  %s; log in %s\n' "$t" "$execs" "$cpu" \
             "${why:-}" "$out/crashes/$t/"
-        grep -m3 -E '^(fuzz: property failed|==[0-9]+==ERROR|SUMMARY)' "$out/log-$t.txt" |
+        grep -a -m3 -E '^(fuzz: property failed|==[0-9]+==ERROR|SUMMARY)' "$out/log-$t.txt" 2>/dev/null |
             sed 's/^/      /'
+        if [ -n "${artifact:-}" ]; then
+            echo "      reproduce: $out/fuzz_$t $artifact"
+            echo "      keep it:   cp $artifact tests/fuzz/regressions/$t/NAME"
+        fi
     fi
 done
 echo "fuzz: $passed passed, $failed failed"

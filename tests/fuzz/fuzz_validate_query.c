@@ -148,7 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
             }
         }
         want[k] = '\0';
-        if (k + 3 < sizeof want)
+        /* A pointer at the layer's 1 KiB cap is cut there (then the field,
+         * cut mid-character, may be blanked): compare only shorter ones. */
+        if (k + 3 < sizeof want && strlen(pointer) < 1000)
             FUZZ_CHECK(strcmp(pointer, want) == 0, "pointer \"%s\" for parameter \"%s\"", pointer,
                        field);
     }
