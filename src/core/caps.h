@@ -19,10 +19,12 @@
 #define CAP_LOG_LINE        4096               /* bytes of one log line */
 #define CAP_PROBLEM         4096               /* bytes of a problem+json body */
 #define CAP_STATIC_FILE     (32 * 1024 * 1024) /* largest file served from web/dist */
+#define CAP_HTML_PAGE       (8 * 1024 * 1024)  /* bytes of a server-rendered page */
 #define CAP_TRUSTED_PROXIES 16                 /* entries of trusted_proxies */
 #define CAP_REQUEST_ID      64                 /* bytes of an X-Request-Id we accept */
 
 #define TIMEOUT_CONNECTION_S  15   /* idle/slow client cut-off */
+#define TIMEOUT_BODY_S        30   /* a request body's whole upload */
 #define TIMEOUT_SHUTDOWN_S    20   /* grace for in-flight requests */
 #define DB_BUSY_TIMEOUT_MS    5000 /* SQLite busy wait */
 #define DB_ACQUIRE_TIMEOUT_MS 2000 /* wait for a pooled connection */

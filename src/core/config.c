@@ -48,6 +48,12 @@ static const struct cfg_entry cfg_table[] = {
      .defval = "web/dist",
      .env = "ENTREPOT_STATIC_DIR",
      .help = "directory of the built web app"},
+    {.name = "public_url",
+     .type = CFG_STRING,
+     .defval = "",
+     .env = "ENTREPOT_PUBLIC_URL",
+     .help = "the address users reach the site at (https://example.com), for canonical links "
+             "of server-rendered pages; empty = relative links"},
     {.name = "master_key_file",
      .type = CFG_STRING,
      .defval = "",
@@ -100,6 +106,13 @@ static const struct cfg_entry cfg_table[] = {
      .defval = "15",
      .env = "ENTREPOT_CONNECTION_TIMEOUT",
      .help = "idle or slow client cut-off, seconds",
+     .min = 1,
+     .max = 3600},
+    {.name = "body_timeout_s",
+     .type = CFG_INT,
+     .defval = "30",
+     .env = "ENTREPOT_BODY_TIMEOUT",
+     .help = "a request body must arrive whole within this, seconds",
      .min = 1,
      .max = 3600},
     {.name = "max_connections",
@@ -178,6 +191,110 @@ static const struct cfg_entry cfg_table[] = {
      .env = "ENTREPOT_SMS_HTTP_TOKEN",
      .help = "bearer token for sms_http_url",
      .secret = true},
+    {.name = "session_idle_minutes",
+     .type = CFG_INT,
+     .defval = "30",
+     .env = "ENTREPOT_SESSION_IDLE_MINUTES",
+     .help = "a session unused this long ends (minutes)",
+     .min = 1,
+     .max = 1440},
+    {.name = "session_absolute_hours",
+     .type = CFG_INT,
+     .defval = "12",
+     .env = "ENTREPOT_SESSION_ABSOLUTE_HOURS",
+     .help = "a session ends this long after sign-in, used or not (hours)",
+     .min = 1,
+     .max = 720},
+    {.name = "session_remember_days",
+     .type = CFG_INT,
+     .defval = "30",
+     .env = "ENTREPOT_SESSION_REMEMBER_DAYS",
+     .help = "\"keep me signed in\" sessions: idle timeout (days)",
+     .min = 1,
+     .max = 365},
+    {.name = "session_remember_absolute_days",
+     .type = CFG_INT,
+     .defval = "90",
+     .env = "ENTREPOT_SESSION_REMEMBER_ABSOLUTE_DAYS",
+     .help = "\"keep me signed in\" sessions: absolute lifetime (days)",
+     .min = 1,
+     .max = 400},
+    {.name = "staff_session_idle_minutes",
+     .type = CFG_INT,
+     .defval = "15",
+     .env = "ENTREPOT_STAFF_SESSION_IDLE_MINUTES",
+     .help = "staff sessions: idle timeout (minutes)",
+     .min = 1,
+     .max = 240},
+    {.name = "staff_session_absolute_hours",
+     .type = CFG_INT,
+     .defval = "8",
+     .env = "ENTREPOT_STAFF_SESSION_ABSOLUTE_HOURS",
+     .help = "staff sessions: absolute lifetime (hours)",
+     .min = 1,
+     .max = 24},
+    {.name = "community_posts_per_minute",
+     .type = CFG_INT,
+     .defval = "10",
+     .env = "ENTREPOT_COMMUNITY_POSTS_PER_MINUTE",
+     .help = "community: topics and replies one member may post a minute (0 = no limit)",
+     .min = 0,
+     .max = 100000},
+    {.name = "community_topics_per_hour",
+     .type = CFG_INT,
+     .defval = "30",
+     .env = "ENTREPOT_COMMUNITY_TOPICS_PER_HOUR",
+     .help = "community: topics one member may start an hour (0 = no limit)",
+     .min = 0,
+     .max = 100000},
+    {.name = "export_ttl_days",
+     .type = CFG_INT,
+     .defval = "7",
+     .env = "ENTREPOT_EXPORT_TTL_DAYS",
+     .help = "privacy center: how long a user's export can be downloaded (days)",
+     .min = 1,
+     .max = 90},
+    {.name = "cancel_cooling_off_days",
+     .type = CFG_INT,
+     .defval = "7",
+     .env = "ENTREPOT_CANCEL_COOLING_OFF_DAYS",
+     .help = "privacy center: days between a request to close an account and its erasure, "
+             "during which the user may take it back (at most 10, inside the promised 15 "
+             "working days)",
+     .min = 0,
+     .max = 10},
+    {.name = "workdays_utc_offset_minutes",
+     .type = CFG_INT,
+     .defval = "480",
+     .env = "ENTREPOT_WORKDAYS_UTC_OFFSET_MINUTES",
+     .help = "working-day calendar: the fixed UTC offset its days are counted in, minutes "
+             "(480 = UTC+8, China)",
+     .min = -720,
+     .max = 840},
+    {.name = "workdays_holidays",
+     .type = CFG_LIST,
+     .defval = "",
+     .env = "ENTREPOT_WORKDAYS_HOLIDAYS",
+     .help = "working-day calendar: public holidays, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD, "
+             "comma-separated"},
+    {.name = "workdays_makeup_days",
+     .type = CFG_LIST,
+     .defval = "",
+     .env = "ENTREPOT_WORKDAYS_MAKEUP_DAYS",
+     .help = "working-day calendar: weekend days that are worked (make-up working days), "
+             "YYYY-MM-DD or ranges, comma-separated"},
+    {.name = "jobs_in_serve",
+     .type = CFG_BOOL,
+     .defval = "true",
+     .env = "ENTREPOT_JOBS_IN_SERVE",
+     .help = "serve also runs the job worker (false when `entrepot worker` processes do)"},
+    {.name = "jobs_threads",
+     .type = CFG_INT,
+     .defval = "1",
+     .env = "ENTREPOT_JOBS_THREADS",
+     .help = "threads of a job worker (in serve, or in `entrepot worker`)",
+     .min = 1,
+     .max = 16},
     {.name = "test_mode",
      .type = CFG_BOOL,
      .defval = "false",
@@ -393,6 +510,10 @@ static bool cfg_check(size_t i, const char *value, char *canon, size_t canonlen,
         return false;
     }
     if (strcmp(e->name, "trusted_proxies") == 0 && !check_proxies(value, msg, msglen))
+        return false;
+    if ((strcmp(e->name, "workdays_holidays") == 0 ||
+         strcmp(e->name, "workdays_makeup_days") == 0) &&
+        workdays_list_check(value, msg, msglen) != ST_OK)
         return false;
     if (strcmp(e->name, "master_key") == 0 && (!is_hex(value) || n % 2 != 0)) {
         snprintf(msg, msglen, "expected hexadecimal digits (an even number of them)");
@@ -621,6 +742,35 @@ enum st config_validate(char *err, size_t errlen)
     }
     if (config_str("data_dir")[0] == '\0') {
         snprintf(err, errlen, "data_dir: must not be empty");
+        return ST_INVALID;
+    }
+    const char *pub = config_str("public_url");
+    if (pub[0] && ((strncmp(pub, "https://", 8) != 0 && strncmp(pub, "http://", 7) != 0) ||
+                   strpbrk(pub, " \"'<>\\?#"))) {
+        snprintf(err, errlen,
+                 "public_url: an http(s) address without query, e.g. "
+                 "https://example.com");
+        return ST_INVALID;
+    }
+    /* An idle timeout longer than the session's whole life means nothing. */
+    if (config_int("session_idle_minutes") > 60 * config_int("session_absolute_hours") ||
+        config_int("session_remember_days") > config_int("session_remember_absolute_days") ||
+        config_int("staff_session_idle_minutes") >
+            60 * config_int("staff_session_absolute_hours")) {
+        snprintf(err, errlen,
+                 "session lifetimes: an idle timeout may not exceed its absolute "
+                 "timeout");
+        return ST_INVALID;
+    }
+    /* The calendar as a whole: no day both a holiday and a make-up day. */
+    struct workdays *w = xmalloc(sizeof *w);
+    char wmsg[256];
+    enum st wst = workdays_parse(w, (int)config_int("workdays_utc_offset_minutes"),
+                                 config_str("workdays_holidays"),
+                                 config_str("workdays_makeup_days"), wmsg, sizeof wmsg);
+    xfree(w);
+    if (wst != ST_OK) {
+        snprintf(err, errlen, "working-day calendar: %s", wmsg);
         return ST_INVALID;
     }
     return ST_OK;

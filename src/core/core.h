@@ -32,16 +32,17 @@
  * each value to an HTTP status and a problem type in one table. */
 enum st {
     ST_OK = 0,
-    ST_INVALID,      /* input rejected; a field name usually accompanies it */
-    ST_NOTFOUND,     /* no such object, or not visible to the caller */
-    ST_CONFLICT,     /* uniqueness or state conflict */
-    ST_FORBIDDEN,    /* authenticated but not allowed */
-    ST_UNAUTHORIZED, /* not authenticated */
-    ST_RATELIMIT,    /* too many requests */
-    ST_TOOLARGE,     /* payload over a cap */
-    ST_UNSUPPORTED,  /* unsupported media type or format */
-    ST_UNAVAILABLE,  /* a dependency (database, provider) is down: retry later */
-    ST_INTERNAL,     /* a bug or an unexpected failure */
+    ST_INVALID,       /* input rejected; a field name usually accompanies it */
+    ST_NOTFOUND,      /* no such object, or not visible to the caller */
+    ST_CONFLICT,      /* uniqueness or state conflict */
+    ST_FORBIDDEN,     /* authenticated but not allowed */
+    ST_UNAUTHORIZED,  /* not authenticated */
+    ST_RATELIMIT,     /* too many requests */
+    ST_TOOLARGE,      /* payload over a cap */
+    ST_UNSUPPORTED,   /* unsupported media type or format */
+    ST_UNPROCESSABLE, /* well-formed but unusable content (an undecodable image) */
+    ST_UNAVAILABLE,   /* a dependency (database, provider) is down: retry later */
+    ST_INTERNAL,      /* a bug or an unexpected failure */
     ST__COUNT
 };
 
@@ -295,5 +296,6 @@ enum st masterkey_load(const char *path, const char *hex, bool create,
 
 #include "i18n.h"
 #include "crypto.h"
+#include "workdays.h"
 
 #endif

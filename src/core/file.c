@@ -19,11 +19,33 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "fault.h"
 
 /* Returns st_from_errno(errno) with errno left as it was. */
 static enum st fail_errno(void)
 {
     return st_from_errno(errno);
+}
+
+/* write(2) and fsync(2), where a fault-injection build (fault.h) can fail
+ * the Nth call as EIO or ENOSPC. */
+static bool injected(const char *what)
+{
+    enum fault_kind k = fault_hit(FAULT_FILE, what);
+    if (k == FAULT_NONE)
+        return false;
+    errno = k == FAULT_FULL ? ENOSPC : EIO;
+    return true;
+}
+
+static ssize_t write_hooked(int fd, const void *p, size_t n)
+{
+    return injected("file write") ? -1 : write(fd, p, n);
+}
+
+static int fsync_hooked(int fd)
+{
+    return injected("file fsync") ? -1 : fsync(fd);
 }
 
 enum st file_read_all(const char *path, size_t cap, char **out, size_t *len)
@@ -132,7 +154,7 @@ static int fsync_parent(const char *path)
     xfree(dir);
     if (fd < 0)
         return -1;
-    int r = fsync(fd);
+    int r = fsync_hooked(fd);
     int saved = errno;
     close(fd);
     errno = saved;
@@ -156,7 +178,7 @@ enum st file_write_atomic(const char *path, const void *data, size_t n, unsigned
     const char *p = data;
     size_t left = n;
     while (s == ST_OK && left > 0) {
-        ssize_t w = write(fd, p, left);
+        ssize_t w = write_hooked(fd, p, left);
         if (w < 0) {
             if (errno != EINTR)
                 s = fail_errno();
@@ -165,7 +187,7 @@ enum st file_write_atomic(const char *path, const void *data, size_t n, unsigned
         p += w;
         left -= (size_t)w;
     }
-    if (s == ST_OK && fsync(fd) != 0)
+    if (s == ST_OK && fsync_hooked(fd) != 0)
         s = fail_errno();
     /* close can report a deferred write error (NFS): it counts. */
     if (close(fd) != 0 && s == ST_OK)

@@ -20,6 +20,7 @@ static const char *const st_names[] = {
     [ST_RATELIMIT] = "rate-limited",
     [ST_TOOLARGE] = "too-large",
     [ST_UNSUPPORTED] = "unsupported-media-type",
+    [ST_UNPROCESSABLE] = "unprocessable",
     [ST_UNAVAILABLE] = "unavailable",
     [ST_INTERNAL] = "internal",
 };

@@ -47,6 +47,41 @@ static enum st note(struct db *db, enum st st)
     return st;
 }
 
+/*
+ * Every statement run goes through eng_exec or eng_step, and db_prepare
+ * calls inject itself, so that a fault-injection build (fault.h) can make
+ * the Nth of them fail the way the engine would, through the backend's own
+ * mapping.
+ */
+static enum st inject(struct db_conn *c, const char *op, const char *sql)
+{
+#ifdef ENTREPOT_FAULT_INJECTION
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", op, sql);
+    enum fault_kind k = fault_hit(FAULT_DB, what);
+    if (k != FAULT_NONE)
+        return c->db->be->fault(c, k);
+#else
+    (void)c;
+    (void)op;
+    (void)sql;
+#endif
+    return ST_OK;
+}
+
+static enum st eng_exec(struct db_conn *c, const char *sql)
+{
+    enum st st = inject(c, "exec", sql);
+    return st != ST_OK ? st : c->db->be->exec(c, sql);
+}
+
+/* Only the step that executes a statement counts: later steps read rows. */
+static enum st eng_step(struct db_stmt *s, bool *row)
+{
+    enum st st = s->started ? ST_OK : inject(s->c, "step", s->sql);
+    return st != ST_OK ? st : s->c->db->be->step(s, row);
+}
+
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -414,9 +449,14 @@ void db_release(struct db_conn *c)
         db_stmt_done(s);
     }
     if (c->h && !c->broken && be->in_tx(c)) {
-        if (be->exec(c, "ROLLBACK") != ST_OK)
+        if (eng_exec(c, "ROLLBACK") != ST_OK)
             c->broken = true; /* closing the connection rolls back */
     }
+    /* Close a broken connection now rather than at its next borrowing: an
+     * SQLite handle whose ROLLBACK failed still holds the write lock, and
+     * would block every other writer while it sits idle in the pool. */
+    if (c->broken)
+        conn_shut(c);
     c->tx_failed = false;
     pool_put(c);
 }
@@ -484,7 +524,7 @@ enum st db_exec(struct db_conn *c, const char *sql)
     enum st st = run_check(c, &in_tx);
     if (st != ST_OK)
         return st;
-    return run_done(c, in_tx, c->db->be->exec(c, sql));
+    return run_done(c, in_tx, eng_exec(c, sql));
 }
 
 enum st db_begin(struct db_conn *c)
@@ -497,7 +537,7 @@ enum st db_begin(struct db_conn *c)
         return ST_INTERNAL;
     }
     c->tx_failed = false;
-    return note(c->db, c->db->be->exec(c, c->db->be->begin_sql));
+    return note(c->db, eng_exec(c, c->db->be->begin_sql));
 }
 
 enum st db_commit(struct db_conn *c)
@@ -509,7 +549,7 @@ enum st db_commit(struct db_conn *c)
     if (c->tx_failed || (be->tx_aborted && be->tx_aborted(c))) {
         /* PostgreSQL would answer COMMIT with a silent ROLLBACK. */
         if (be->in_tx(c))
-            be->exec(c, "ROLLBACK");
+            eng_exec(c, "ROLLBACK");
         c->tx_failed = false;
         db_conn_seterr(c, "commit of a transaction aborted by an earlier error: rolled back");
         return ST_INTERNAL;
@@ -518,13 +558,13 @@ enum st db_commit(struct db_conn *c)
         db_conn_seterr(c, "db_commit without a transaction");
         return ST_INTERNAL;
     }
-    st = be->exec(c, "COMMIT");
+    st = eng_exec(c, "COMMIT");
     /* A failed COMMIT ends the transaction on PostgreSQL but not on SQLite
      * (busy, deferred foreign key): end it here too. */
     if (st != ST_OK && !c->broken && be->in_tx(c)) {
         char keep[DB_ERRMSG_MAX];
         memcpy(keep, c->errmsg, sizeof keep);
-        be->exec(c, "ROLLBACK");
+        eng_exec(c, "ROLLBACK");
         memcpy(c->errmsg, keep, sizeof keep);
     }
     return note(c->db, st);
@@ -540,7 +580,7 @@ enum st db_rollback(struct db_conn *c)
      * busy); rolling back what is already gone is not a failure. */
     if (!c->db->be->in_tx(c))
         return ST_OK;
-    return note(c->db, c->db->be->exec(c, "ROLLBACK"));
+    return note(c->db, eng_exec(c, "ROLLBACK"));
 }
 
 static void cache_evict(struct db_conn *c)
@@ -565,6 +605,11 @@ enum st db_prepare(struct db_conn *c, const char *sql, struct db_stmt **out)
     enum st st = run_check(c, &in_tx);
     if (st != ST_OK)
         return st;
+    /* Counted whether or not the statement is cached: a walk over a
+     * request's calls must not depend on what the cache happens to hold. */
+    st = inject(c, "prepare", sql);
+    if (st != ST_OK)
+        return run_done(c, in_tx, st);
     uint64_t h = fnv1a(sql);
     c->tick++;
     for (struct db_stmt *s = c->stmts; s; s = s->next) {
@@ -676,7 +721,7 @@ enum st db_step(struct db_stmt *s, bool *row)
     enum st st = run_check(s->c, &in_tx);
     if (st != ST_OK)
         return st;
-    st = s->c->db->be->step(s, row);
+    st = eng_step(s, row);
     s->started = true;
     if (st != ST_OK) {
         s->done = true;

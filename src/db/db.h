@@ -18,6 +18,7 @@
 #ifndef ENTREPOT_DB_H
 #define ENTREPOT_DB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +101,38 @@ int64_t db_col_int64(struct db_stmt *s, int col);
 const char *db_col_text(struct db_stmt *s, int col);
 const void *db_col_blob(struct db_stmt *s, int col, size_t *len);
 
+/* Binding by a format string (db_fmt.c): one letter per `?`, in order,
+ * taking these arguments:
+ *   'i'  int64_t
+ *   'I'  int64_t, 0 binds NULL (an optional id)
+ *   't'  const char * (NUL-terminated), NULL binds NULL
+ *   'b'  const void *, size_t — a blob; a NULL pointer binds NULL
+ *   'n'  no argument: binds NULL
+ * Pass integers as int64_t (cast literals and ints). Any other letter is
+ * ST_INTERNAL; so is a letter past the statement's last `?`. */
+enum st db_bindf_v(struct db_stmt *s, const char *fmt, va_list ap);
+/* Prepares, binds and steps once. *s is NULL when preparing failed;
+ * otherwise finish it with db_stmt_done whatever the status. */
+enum st db_queryf(struct db_conn *c, struct db_stmt **s, bool *row, const char *sql,
+                  const char *fmt, ...);
+enum st db_queryf_v(struct db_conn *c, struct db_stmt **s, bool *row, const char *sql,
+                    const char *fmt, va_list ap);
+/* Runs a statement to its end (RETURNING rows included, so the write
+ * completes); *changes (may be NULL) gets the rows changed. */
+enum st db_execf(struct db_conn *c, int64_t *changes, const char *sql, const char *fmt, ...);
+/* As db_execf; *first (may be NULL) also gets column 0 of the first row
+ * (a RETURNING id), left untouched when there is no row. */
+enum st db_runf(struct db_conn *c, int64_t *changes, int64_t *first, const char *sql,
+                const char *fmt, ...);
+/* Column 0 of the first row into *out; ST_NOTFOUND (and *out untouched)
+ * without a row. Runs RETURNING statements to their end. */
+enum st db_query_int64f(struct db_conn *c, int64_t *out, const char *sql, const char *fmt, ...);
+/* Calls fn for every row; a non-OK answer from fn stops and is returned. */
+typedef enum st (*db_row_fn)(struct db_stmt *s, void *ctx);
+enum st db_rowsf(struct db_conn *c, db_row_fn fn, void *ctx, const char *sql, const char *fmt, ...);
+enum st db_rowsf_v(struct db_conn *c, db_row_fn fn, void *ctx, const char *sql, const char *fmt,
+                   va_list ap);
+
 /* Last error message of the connection (for logs only, never to clients). */
 const char *db_errmsg(struct db_conn *c);
 
@@ -111,6 +144,11 @@ enum st db_migrate(struct db *db, int *applied);
 enum st db_schema_version(struct db *db, int64_t *version);
 /* Cheap liveness check for /readyz: ST_OK or ST_UNAVAILABLE. */
 enum st db_ping(struct db *db);
+
+/* True for the code points SQLite's `entrepot` full-text tokenizer indexes
+ * as Chinese/Japanese character pairs (Han, kana; db_sqlite_fts.c). Text
+ * search code classifies text the same way through this function. */
+bool db_text_is_cjk(uint32_t cp);
 
 struct db_stats {
     int pool_size;        /* configured maximum */

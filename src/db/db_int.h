@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "../core/fault.h"
 #include "db.h"
 
 #define DB_ERRMSG_MAX   512                  /* bytes kept of a connection's last error */
@@ -107,6 +108,12 @@ struct db_backend {
     int64_t (*col_int64)(struct db_stmt *s, int col);
     const char *(*col_text)(struct db_stmt *s, int col);
     const void *(*col_blob)(struct db_stmt *s, int col, size_t *len);
+#ifdef ENTREPOT_FAULT_INJECTION
+    /* Fails the way the engine fails on a broken or full disk, through the
+     * backend's own error mapping, leaving the engine in the state a real
+     * failure of that kind leaves it in (fault.h). */
+    enum st (*fault)(struct db_conn *c, enum fault_kind kind);
+#endif
 };
 
 extern const struct db_backend db_backend_sqlite;
@@ -121,5 +128,9 @@ void db_conn_seterr(struct db_conn *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
  * *out). PostgreSQL's `?`-operators (jsonb ?, ?|, ?&) cannot be used in
  * our SQL: write jsonb_exists() and friends instead. */
 int db_placeholders(const char *sql, char **out);
+
+/* Registers the `entrepot` FTS5 tokenizer (db_sqlite_fts.c) on a fresh
+ * sqlite3 handle; an SQLite result code. */
+int db_sqlite_fts_register(void *handle);
 
 #endif

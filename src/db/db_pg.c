@@ -179,8 +179,32 @@ static enum st pg_fail(struct db_conn *c, const PGresult *r)
         log_errorf("db: postgres out of resources: %s", c->errmsg);
         return ST_UNAVAILABLE;
     }
+    if (sqlstate_is(state, "58")) {
+        /* the server's own I/O failed (io_error, undefined_file): like
+         * SQLITE_IOERR, a storage failure and not our bug */
+        log_errorf("db: postgres storage failure: %s", c->errmsg);
+        return ST_UNAVAILABLE;
+    }
     return ST_INTERNAL;
 }
+
+#ifdef ENTREPOT_FAULT_INJECTION
+/* The server fails the statement with the SQLSTATE of a failing (58030) or
+ * full (53100) disk: the transaction is aborted on the server, as it would
+ * be, and the answer goes through pg_fail like any other. */
+static enum st pg_fault(struct db_conn *c, enum fault_kind kind)
+{
+    PGresult *r = PQexec(H(c), kind == FAULT_FULL ? "DO $$BEGIN RAISE EXCEPTION 'could not extend "
+                                                    "file: No space left on device (injected)' "
+                                                    "USING ERRCODE = 'disk_full'; END$$"
+                                                  : "DO $$BEGIN RAISE EXCEPTION 'could not write "
+                                                    "block: Input/output error (injected)' "
+                                                    "USING ERRCODE = 'io_error'; END$$");
+    enum st st = pg_fail(c, r);
+    PQclear(r);
+    return st;
+}
+#endif
 
 /* ---------------------------------------------------------------- connections */
 
@@ -504,4 +528,7 @@ const struct db_backend db_backend_postgres = {
     .col_int64 = pg_col_int64,
     .col_text = pg_col_text,
     .col_blob = pg_col_blob,
+#ifdef ENTREPOT_FAULT_INJECTION
+    .fault = pg_fault,
+#endif
 };

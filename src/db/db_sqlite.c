@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,9 @@ static bool is_memory(const char *path)
     return strcmp(path, ":memory:") == 0;
 }
 
-/* Maps an (extended) SQLite result code to a status and records why. */
-static enum st sq_fail(struct db_conn *c, int rc)
+/* Maps an (extended) SQLite result code to a status and records msg. */
+static enum st sq_map(struct db_conn *c, int rc, const char *msg)
 {
-    const char *msg = c->h ? sqlite3_errmsg(H(c)) : sqlite3_errstr(rc);
     db_conn_seterr(c, "sqlite: %s (code %d)", msg, rc);
     switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
@@ -77,6 +77,248 @@ static enum st sq_fail(struct db_conn *c, int rc)
         return ST_INTERNAL;
     }
 }
+
+/* Maps the failure rc of the last call on c. */
+static enum st sq_fail(struct db_conn *c, int rc)
+{
+    return sq_map(c, rc, c->h ? sqlite3_errmsg(H(c)) : sqlite3_errstr(rc));
+}
+
+/* ---------------------------------------------------------------- fault injection */
+
+#ifdef ENTREPOT_FAULT_INJECTION
+/*
+ * A VFS shim over the default one: every write and sync of the database,
+ * its WAL and journals counts as a FAULT_SQLIO call (fault.h) and the Nth
+ * fails as SQLITE_IOERR_WRITE / SQLITE_IOERR_FSYNC or SQLITE_FULL, so SQLite
+ * itself meets the failure (and rolls back or keeps its WAL as it would)
+ * rather than a failure made up above it.
+ */
+#define FV_NAME "entrepot-fault"
+
+struct fv_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* the default VFS's file, allocated right after */
+};
+
+static sqlite3_vfs *fv_real;
+
+static sqlite3_file *RF(sqlite3_file *f)
+{
+    return ((struct fv_file *)f)->real;
+}
+
+static int fv_close(sqlite3_file *f)
+{
+    return RF(f)->pMethods->xClose(RF(f));
+}
+static int fv_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+    return RF(f)->pMethods->xRead(RF(f), p, n, off);
+}
+/* The result code of an injected fault on this call, SQLITE_OK for none. */
+static int fv_fault(const char *what, int io_rc)
+{
+    switch (fault_hit(FAULT_SQLIO, what)) {
+    case FAULT_IO:
+        return io_rc;
+    case FAULT_FULL:
+        return SQLITE_FULL;
+    case FAULT_NONE:
+        break;
+    }
+    return SQLITE_OK;
+}
+static int fv_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    int rc = fv_fault("sqlite write", SQLITE_IOERR_WRITE);
+    return rc != SQLITE_OK ? rc : RF(f)->pMethods->xWrite(RF(f), p, n, off);
+}
+static int fv_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return RF(f)->pMethods->xTruncate(RF(f), size);
+}
+static int fv_sync(sqlite3_file *f, int flags)
+{
+    int rc = fv_fault("sqlite sync", SQLITE_IOERR_FSYNC);
+    return rc != SQLITE_OK ? rc : RF(f)->pMethods->xSync(RF(f), flags);
+}
+static int fv_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return RF(f)->pMethods->xFileSize(RF(f), size);
+}
+static int fv_lock(sqlite3_file *f, int lock)
+{
+    return RF(f)->pMethods->xLock(RF(f), lock);
+}
+static int fv_unlock(sqlite3_file *f, int lock)
+{
+    return RF(f)->pMethods->xUnlock(RF(f), lock);
+}
+static int fv_reserved(sqlite3_file *f, int *out)
+{
+    return RF(f)->pMethods->xCheckReservedLock(RF(f), out);
+}
+static int fv_control(sqlite3_file *f, int op, void *arg)
+{
+    return RF(f)->pMethods->xFileControl(RF(f), op, arg);
+}
+static int fv_sector(sqlite3_file *f)
+{
+    return RF(f)->pMethods->xSectorSize(RF(f));
+}
+static int fv_devchar(sqlite3_file *f)
+{
+    return RF(f)->pMethods->xDeviceCharacteristics(RF(f));
+}
+static int fv_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp)
+{
+    return RF(f)->pMethods->xShmMap(RF(f), pg, pgsz, extend, pp);
+}
+static int fv_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return RF(f)->pMethods->xShmLock(RF(f), off, n, flags);
+}
+static void fv_shm_barrier(sqlite3_file *f)
+{
+    RF(f)->pMethods->xShmBarrier(RF(f));
+}
+static int fv_shm_unmap(sqlite3_file *f, int del)
+{
+    return RF(f)->pMethods->xShmUnmap(RF(f), del);
+}
+static int fv_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+    return RF(f)->pMethods->xFetch(RF(f), off, n, pp);
+}
+static int fv_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return RF(f)->pMethods->xUnfetch(RF(f), off, p);
+}
+
+static const sqlite3_io_methods fv_methods = {
+    .iVersion = 3,
+    .xClose = fv_close,
+    .xRead = fv_read,
+    .xWrite = fv_write,
+    .xTruncate = fv_truncate,
+    .xSync = fv_sync,
+    .xFileSize = fv_size,
+    .xLock = fv_lock,
+    .xUnlock = fv_unlock,
+    .xCheckReservedLock = fv_reserved,
+    .xFileControl = fv_control,
+    .xSectorSize = fv_sector,
+    .xDeviceCharacteristics = fv_devchar,
+    .xShmMap = fv_shm_map,
+    .xShmLock = fv_shm_lock,
+    .xShmBarrier = fv_shm_barrier,
+    .xShmUnmap = fv_shm_unmap,
+    .xFetch = fv_fetch,
+    .xUnfetch = fv_unfetch,
+};
+
+static int fv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    struct fv_file *p = (struct fv_file *)f;
+    p->real = (sqlite3_file *)(p + 1);
+    memset(p->real, 0, (size_t)fv_real->szOsFile);
+    int rc = fv_real->xOpen(fv_real, name, p->real, flags, out);
+    /* A file whose open failed is not closed: no methods then. */
+    p->base.pMethods = p->real->pMethods ? &fv_methods : NULL;
+    return rc;
+}
+static int fv_delete(sqlite3_vfs *vfs, const char *name, int sync)
+{
+    (void)vfs;
+    return fv_real->xDelete(fv_real, name, sync);
+}
+static int fv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+    (void)vfs;
+    return fv_real->xAccess(fv_real, name, flags, out);
+}
+static int fv_fullpath(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+    (void)vfs;
+    return fv_real->xFullPathname(fv_real, name, n, out);
+}
+static int fv_random(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return fv_real->xRandomness(fv_real, n, out);
+}
+static int fv_sleep(sqlite3_vfs *vfs, int us)
+{
+    (void)vfs;
+    return fv_real->xSleep(fv_real, us);
+}
+static int fv_time(sqlite3_vfs *vfs, double *out)
+{
+    (void)vfs;
+    return fv_real->xCurrentTime(fv_real, out);
+}
+static int fv_lasterr(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return fv_real->xGetLastError(fv_real, n, out);
+}
+static int fv_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+    (void)vfs;
+    return fv_real->xCurrentTimeInt64(fv_real, out);
+}
+
+static sqlite3_vfs fv_vfs = {
+    .iVersion = 2,
+    .mxPathname = 512,
+    .zName = FV_NAME,
+    .xOpen = fv_open,
+    .xDelete = fv_delete,
+    .xAccess = fv_access,
+    .xFullPathname = fv_fullpath,
+    .xRandomness = fv_random,
+    .xSleep = fv_sleep,
+    .xCurrentTime = fv_time,
+    .xGetLastError = fv_lasterr,
+    .xCurrentTimeInt64 = fv_time64,
+};
+
+static pthread_once_t fv_once = PTHREAD_ONCE_INIT;
+
+static void fv_register(void)
+{
+    fv_real = sqlite3_vfs_find(NULL);
+    if (!fv_real || fv_real->iVersion < 2)
+        die("fault injection: no usable default SQLite VFS");
+    fv_vfs.szOsFile = (int)sizeof(struct fv_file) + fv_real->szOsFile;
+    fv_vfs.mxPathname = fv_real->mxPathname;
+    if (sqlite3_vfs_register(&fv_vfs, 0) != SQLITE_OK)
+        die("fault injection: cannot register the SQLite VFS shim");
+}
+
+/* The VFS connections open with. */
+static const char *sq_vfs(void)
+{
+    pthread_once(&fv_once, fv_register);
+    return FV_NAME;
+}
+
+/* A failed statement, as the engine reports a failing disk. */
+static enum st sq_fault(struct db_conn *c, enum fault_kind kind)
+{
+    int rc = kind == FAULT_FULL ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    return sq_map(c, rc,
+                  kind == FAULT_FULL ? "database or disk is full (injected)"
+                                     : "disk I/O error (injected)");
+}
+#else
+static const char *sq_vfs(void)
+{
+    return NULL; /* the default */
+}
+#endif
 
 static enum st sq_db_init(struct db *db, char *err, size_t errlen)
 {
@@ -135,7 +377,7 @@ static enum st sq_connect(struct db_conn *c)
     const char *path = c->db->target;
     sqlite3 *h = NULL;
     int rc = sqlite3_open_v2(
-        path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, sq_vfs());
     if (rc != SQLITE_OK) {
         db_conn_seterr(c, "sqlite: cannot open %s: %s", path,
                        h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
@@ -158,6 +400,8 @@ static enum st sq_connect(struct db_conn *c)
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(h, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = db_sqlite_fts_register(h); /* full-text tokenizer, before any migration */
     if (rc != SQLITE_OK) {
         enum st st = sq_fail(c, rc);
         sq_disconnect(c);
@@ -320,4 +564,7 @@ const struct db_backend db_backend_sqlite = {
     .col_int64 = sq_col_int64,
     .col_text = sq_col_text,
     .col_blob = sq_col_blob,
+#ifdef ENTREPOT_FAULT_INJECTION
+    .fault = sq_fault,
+#endif
 };

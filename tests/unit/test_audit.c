@@ -21,7 +21,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -34,12 +33,10 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "db/db.h"
+#include "fixture.h"
 
 struct fx {
-    struct db *db;
-    enum db_kind kind;
-    char dir[64];
-    char url[512];
+    FX_DB_FIELDS;
 };
 
 static char bin[1024]; /* the entrepot binary, "" when missing */
@@ -248,50 +245,22 @@ static int run_bin(char *out, size_t outlen, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- fixtures */
 
-static int setup_common(void **state, struct fx *f)
+static int setup_kind(void **state, enum db_kind kind)
 {
-    char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_audit.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    if (f->kind == DB_SQLITE)
-        snprintf(f->url, sizeof f->url, "sqlite:%s/t.db", f->dir);
-    if (db_open(f->url, 4, &f->db, err, sizeof err) != ST_OK) {
-        print_error("db_open: %s\n", err);
-        return -1;
-    }
-    if (f->kind == DB_POSTGRES &&
-        try_exec_db(f->db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != ST_OK)
-        return -1;
-    if (db_migrate(f->db, NULL) != ST_OK) {
-        print_error("db_migrate failed\n");
-        return -1;
-    }
+    struct fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
     *state = f;
-    return 0;
+    return FX_OPEN(f, "audit", 4, true);
 }
 
 static int setup_sqlite(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_SQLITE;
-    return setup_common(state, f);
+    return setup_kind(state, DB_SQLITE);
 }
 
 static int setup_pg(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_POSTGRES;
-    snprintf(f->url, sizeof f->url, "%s", getenv("ENTREPOT_TEST_PG_URL"));
-    return setup_common(state, f);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return setup_kind(state, DB_POSTGRES);
 }
 
 static int teardown(void **state)
@@ -299,8 +268,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     if (!f)
         return 0;
-    db_close(f->db);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    FX_CLOSE(f);
     free(f);
     return 0;
 }
@@ -1038,11 +1006,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest sqlite[] = {AUDIT_TESTS(setup_sqlite)};
     const struct CMUnitTest postgres[] = {AUDIT_TESTS(setup_pg)};
     int failed = cmocka_run_group_tests_name("audit_sqlite", sqlite, NULL, NULL);
-    const char *pg = getenv("ENTREPOT_TEST_PG_URL");
-    if (pg && *pg)
+    if (fx_pg_url())
         failed += cmocka_run_group_tests_name("audit_postgres", postgres, NULL, NULL);
     else
-        printf("[  SKIPPED ] audit_postgres: set ENTREPOT_TEST_PG_URL "
-               "(scripts/pg-cluster.sh start DIR prints one)\n");
+        fx_pg_skipped("audit_postgres");
     return failed ? 1 : 0;
 }

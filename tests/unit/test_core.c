@@ -227,10 +227,18 @@ static void test_st_name(void **state)
 {
     (void)state;
     static const char *const want[] = {
-        "ok",           "invalid",   "not-found",
-        "conflict",     "forbidden", "unauthorized",
-        "rate-limited", "too-large", "unsupported-media-type",
-        "unavailable",  "internal",
+        "ok",
+        "invalid",
+        "not-found",
+        "conflict",
+        "forbidden",
+        "unauthorized",
+        "rate-limited",
+        "too-large",
+        "unsupported-media-type",
+        "unprocessable",
+        "unavailable",
+        "internal",
     };
     assert_int_equal(sizeof want / sizeof want[0], ST__COUNT);
     for (int i = 0; i < ST__COUNT; i++)

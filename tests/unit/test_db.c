@@ -1101,6 +1101,108 @@ static void test_pg_unreachable(void **state)
     db_close(db);
 }
 
+/* ---------------------------------------------------------------- format binding */
+
+static enum st sum_row(struct db_stmt *s, void *ctx)
+{
+    int64_t *sum = ctx;
+    *sum += db_col_int64(s, 0);
+    return db_col_int64(s, 0) == 99 ? ST_CONFLICT : ST_OK;
+}
+
+static void test_bindf(void **state)
+{
+    struct fx *f = *state;
+    struct db_conn *c = acq(f->db);
+    struct db_stmt *s;
+    bool row;
+    char ddl[256];
+    static const unsigned char blob[] = {0x00, 0xff, 'x', 0x00};
+    snprintf(
+        ddl, sizeof ddl, "CREATE TABLE t_fmt (id %s, i BIGINT, o BIGINT, t TEXT, b %s, n TEXT)",
+        f->kind == DB_POSTGRES ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY", blob_type(f));
+    exec_ok(c, ddl);
+
+    /* Every letter, values then NULLs; RETURNING runs to the end. */
+    const char *ins = "INSERT INTO t_fmt (i, o, t, b, n) VALUES (?, ?, ?, ?, ?) RETURNING id";
+    int64_t id1 = 0, id2 = 0, changes = -1;
+    assert_int_equal(db_query_int64f(c, &id1, ins, "iItbn", (int64_t)-7, (int64_t)42, "été",
+                                     (const void *)blob, sizeof blob),
+                     ST_OK);
+    assert_true(id1 > 0);
+    assert_int_equal(db_runf(c, &changes, &id2, ins, "iItbn", INT64_MAX, (int64_t)0,
+                             (const char *)NULL, (const void *)NULL, (size_t)0),
+                     ST_OK);
+    assert_true(id2 > id1);
+    assert_int_equal(changes, 1);
+
+    assert_int_equal(
+        db_queryf(c, &s, &row, "SELECT i, o, t, b, n FROM t_fmt WHERE id = ?", "i", id1), ST_OK);
+    assert_true(row);
+    assert_int_equal(db_col_int64(s, 0), -7);
+    assert_int_equal(db_col_int64(s, 1), 42);
+    assert_string_equal(db_col_text(s, 2), "été");
+    size_t len = 0;
+    const void *p = db_col_blob(s, 3, &len);
+    assert_int_equal(len, sizeof blob);
+    assert_memory_equal(p, blob, sizeof blob);
+    assert_true(db_col_is_null(s, 4));
+    db_stmt_done(s);
+    assert_int_equal(
+        db_queryf(c, &s, &row, "SELECT i, o, t, b, n FROM t_fmt WHERE id = ?", "i", id2), ST_OK);
+    assert_true(row);
+    assert_true(db_col_int64(s, 0) == INT64_MAX);
+    for (int col = 1; col < 5; col++)
+        assert_true(db_col_is_null(s, col));
+    db_stmt_done(s);
+
+    /* RETURNING of several rows is run to its end: every row changes. */
+    assert_int_equal(db_execf(c, &changes, "UPDATE t_fmt SET o = ? RETURNING id", "i", (int64_t)5),
+                     ST_OK);
+    assert_int_equal(changes, 2);
+    int64_t v = 0;
+    assert_int_equal(db_query_int64f(c, &v, "UPDATE t_fmt SET o = o + 1 RETURNING o", ""), ST_OK);
+    assert_int_equal(v, 6);
+    assert_int_equal(scalar(c, "SELECT SUM(o) FROM t_fmt"), 12);
+
+    /* No row: ST_NOTFOUND and *out untouched; db_runf leaves *first alone. */
+    v = 123;
+    assert_int_equal(db_query_int64f(c, &v, "SELECT id FROM t_fmt WHERE id = ?", "i", (int64_t)-1),
+                     ST_NOTFOUND);
+    assert_int_equal(v, 123);
+    assert_int_equal(db_runf(c, NULL, &v, "SELECT id FROM t_fmt WHERE id = ?", "i", (int64_t)-1),
+                     ST_OK);
+    assert_int_equal(v, 123);
+
+    /* Rows to a callback, which can stop the walk. */
+    int64_t sum = 0;
+    assert_int_equal(
+        db_rowsf(c, sum_row, &sum, "SELECT o FROM t_fmt WHERE t IS NULL OR t = ?", "t", "été"),
+        ST_OK);
+    assert_int_equal(sum, 12);
+    assert_int_equal(db_execf(c, NULL, "UPDATE t_fmt SET o = 99 WHERE id = ?", "i", id2), ST_OK);
+    sum = 0;
+    assert_int_equal(db_rowsf(c, sum_row, &sum, "SELECT o FROM t_fmt ORDER BY id", ""),
+                     ST_CONFLICT);
+    assert_int_equal(sum, 6 + 99);
+
+    /* A bad letter, or more letters than placeholders: ST_INTERNAL. */
+    assert_int_equal(db_execf(c, &changes, "DELETE FROM t_fmt WHERE id = ?", "x", id1),
+                     ST_INTERNAL);
+    assert_int_equal(db_execf(c, NULL, "DELETE FROM t_fmt WHERE id = ?", "ii", id1, id1),
+                     ST_INTERNAL);
+    assert_int_equal(db_queryf(c, &s, &row, "SELECT id FROM t_fmt WHERE id = ?", "?", id1),
+                     ST_INTERNAL);
+    assert_non_null(s);
+    assert_false(row);
+    db_stmt_done(s);
+    /* A statement that does not prepare leaves *s NULL. */
+    assert_int_not_equal(db_queryf(c, &s, &row, "SELEKT nothing", ""), ST_OK);
+    assert_null(s);
+    assert_int_equal(scalar(c, "SELECT COUNT(*) FROM t_fmt"), 2);
+    db_release(c);
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define DB_TESTS(setup)                                                                            \
@@ -1120,7 +1222,8 @@ static void test_pg_unreachable(void **state)
         cmocka_unit_test_setup_teardown(test_pool_exhaustion, setup, teardown),                    \
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),                              \
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),                            \
-        cmocka_unit_test_setup_teardown(test_ping, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_ping, setup, teardown),                               \
+        cmocka_unit_test_setup_teardown(test_bindf, setup, teardown)
 
 int main(void)
 {
