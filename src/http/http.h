@@ -74,6 +74,13 @@ struct route {
     const struct field_spec *body;  /* terminated by {0}; NULL = no body */
     const char *summary;
     unsigned roles; /* POLICY_STAFF: any of these STAFF_* roles may call */
+    /* A route that takes a raw body (an image...) instead of JSON: the
+     * media types it accepts (NULL-terminated; another type is 415) and
+     * its own size cap in bytes (413 past it). body must then be NULL. */
+    const char *const *raw_types;
+    size_t raw_max;
+    /* POLICY_USER routes: true = the gate (http_set_gate) does not apply. */
+    bool gate_exempt;
 };
 
 /* Who is calling, as the authenticator found out. */
@@ -93,6 +100,21 @@ typedef enum st (*http_authenticator)(struct http_req *req, struct http_identity
 void http_set_authenticator(http_authenticator fn);
 const struct http_identity *http_req_identity(const struct http_req *req);
 
+/* A gate every signed-in user's request passes after authentication and
+ * the policy checks: POLICY_USER routes only, except those with
+ * gate_exempt or named by http_gate_exempt. It answers ST_OK to let the
+ * request through, ST_FORBIDDEN with *problem set to a problem name to
+ * refuse it (403, type urn:entrepot:problem:<name>, title and detail from
+ * the catalogue's "problem.<name>.*"), or ST_UNAVAILABLE when it cannot
+ * tell (503). Set once at start-up (the privacy module's consent gate);
+ * without one nothing is gated. */
+typedef enum st (*http_gate)(struct http_req *req, const char **problem);
+void http_set_gate(http_gate fn);
+/* Exempts a route another module registered, by method and pattern.
+ * Aborts when no such route is registered: a renamed route must not turn
+ * gated unnoticed. Call after both are registered, before serving. */
+void http_gate_exempt(const char *method, const char *pattern);
+
 /* ---------------------------------------------------------------- server */
 
 struct http_options {
@@ -100,6 +122,7 @@ struct http_options {
     int threads;
     size_t max_body;
     unsigned connection_timeout_s;
+    unsigned body_timeout_s; /* a request's whole body must arrive within it; 0 = TIMEOUT_BODY_S */
     unsigned max_connections;
     unsigned max_connections_per_ip;
     const char *tls_cert_file; /* NULL/empty = plain HTTP */
@@ -141,6 +164,10 @@ const char *http_req_cookie(const struct http_req *req, const char *name);
 /* The validated JSON body (an object) or NULL for routes without a body.
  * Borrowed: valid until the request ends. */
 json_t *http_req_body(const struct http_req *req);
+/* The raw body of a route with raw_types (never NULL; *len 0 when empty)
+ * and its media type as the route declares it ("image/png"). Borrowed:
+ * valid until the request ends. */
+const void *http_req_raw_body(const struct http_req *req, size_t *len, const char **type);
 /* The client's address, honouring X-Forwarded-For from trusted proxies. */
 const char *http_req_client_ip(const struct http_req *req);
 /* The negotiated UI language tag (en, zh-Hans, zh-Hant, fr). */
@@ -178,6 +205,40 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *valu
  * 0 deletes it. */
 void http_resp_cookie(struct http_req *req, struct http_resp *resp, const char *name,
                       const char *value, int64_t max_age_s);
+
+/* A page of the web app rendered by the server, so that it reads without
+ * JavaScript and crawlers see its text: the app's own index.html (static.c
+ * keeps it in memory; a minimal shell without a static directory) with
+ * the page's title, meta description, canonical link and Open Graph tags
+ * in <head> and body inside <div id="app">, which the app replaces when it
+ * starts. title, description and canonical are plain text (escaped here);
+ * canonical is a path, made absolute with the public_url setting when set.
+ * body is HTML the caller has made safe. */
+struct http_page {
+    const char *title;
+    const char *description; /* NULL: the shell's own */
+    const char *canonical;   /* "/t/12"; NULL: none */
+    const char *og_type;     /* "article", "website" (NULL) */
+    const char *body;
+    size_t body_len;
+};
+/* Sets resp to the page with status (200, 404...) as text/html under the
+ * app's Content-Security-Policy. ST_TOOLARGE past CAP_HTML_PAGE. */
+enum st http_resp_page(struct http_req *req, struct http_resp *resp, unsigned status,
+                       const struct http_page *page);
+/* Pages the server renders in place of the app's index.html for some
+ * app paths ("/t/{id}"): tried for GET and HEAD before the SPA fallback,
+ * after every API route. They are not API routes (not in `entrepot routes`
+ * nor the OpenAPI document): anyone may read them, no session is read,
+ * and the query string is the handler's to check (http_req_query gives
+ * raw, unvalidated values; unknown parameters are ignored, as crawlers and
+ * shared links add their own). A handler that fails answers problem+json. */
+struct http_page_route {
+    const char *pattern; /* "/t/{id}" */
+    http_handler handler;
+};
+/* Registers n page routes. Call before http_server_start. */
+void http_pages_add(const struct http_page_route *pages, size_t n);
 
 /* ---------------------------------------------------------------- helpers */
 

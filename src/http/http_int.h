@@ -53,6 +53,10 @@ struct http_req {
     bool oversize; /* the body passed the cap: answer 413 at its end */
     size_t drained;
     bool is_head;
+    bool begun;           /* the access handler has seen it (on_uri made it before) */
+    const char *version;  /* borrowed from MHD, like method */
+    size_t target_len;    /* bytes of the raw request target, query included */
+    size_t target_params; /* query parameters in it ('&'-separated pieces) */
     char rid[CAP_REQUEST_ID + 1];
     char client_ip[64];
     const char *lang;
@@ -87,10 +91,46 @@ int router_find(const char *method, const char *path, struct http_req *req, char
                 size_t allowlen, bool *path_known);
 void router_check_all(bool test_mode);
 const char *route_label(int idx);
+/* Applies the gate (http_set_gate) to a POLICY_USER route's request. */
+enum st router_gate(struct http_req *req, const char **problem);
 
 /* validate.c */
 enum st validate_query(struct http_req *req, const struct field_spec *spec);
 enum st validate_body(struct http_req *req, const struct field_spec *spec);
+
+/* One request header line as libmicrohttpd parsed it (not NUL-terminated
+ * as far as these functions care: they read exactly klen and vlen bytes). */
+struct http_hdr {
+    const char *key;
+    size_t klen;
+    const char *val;
+    size_t vlen;
+};
+/* Judges what libmicrohttpd 0.9.75 lets through in a request head: header
+ * names must be tokens and values free of control bytes ("bad-header");
+ * the body's length must be unambiguous — one Content-Length of digits, or
+ * one Transfer-Encoding of exactly "chunked" on HTTP/1.1, never both
+ * (RFC 9112 §6.3, "bad-framing"; a valid coding list it cannot decode is
+ * 501 "unsupported-transfer-coding"); Host present once on HTTP/1.1 and
+ * never twice or invalid (RFC 9112 §3.2, "bad-host"). NULL when the head
+ * is fine, else the problem name with *status (400 or 501). */
+const char *http_head_check(const struct http_hdr *h, size_t n, bool http11, unsigned *status);
+/* RFC 3986 host [":" port] as a Host value may hold it; empty is valid. */
+bool http_host_valid(const char *v, size_t n);
+
+/* Where one header line's key and value lie, as byte offsets from the
+ * start of the request line. */
+struct http_span {
+    size_t key, klen, val, vlen;
+};
+/* True when the parsed header lines account for every byte of a header
+ * section of section_len bytes whose request line ends (its terminator
+ * starts) at line_end: each line starts right after the previous one's LF
+ * or CRLF, its value after its key and colon, and the section ends with one
+ * more line end and an empty line. libmicrohttpd 0.9.75 parses in place and
+ * cuts a value at a NUL byte or rebuilds a folded line elsewhere; either
+ * leaves bytes no header accounts for, which this detects. */
+bool http_head_layout_ok(size_t line_end, const struct http_span *s, size_t n, size_t section_len);
 
 /* problem.c */
 /* Like http_field_error with an explicit, already escaped JSON pointer

@@ -1,6 +1,6 @@
 /*
- * metrics.c — Prometheus counters for requests, latency, connections and
- * the database pool.
+ * metrics.c — Prometheus counters for requests, latency, connections, the
+ * database pool and the job runner.
  *
  * Counters live in fixed arrays indexed by route and by a small table of
  * the statuses the server emits, updated with relaxed atomics: one
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "jobs/jobs.h"
 
 #define METRIC_ROUTES 1025 /* routes + one slot for "no route" */
 
@@ -123,4 +124,5 @@ void metrics_render(struct buf *out, struct http_server *srv)
                    ds.pool_size, ds.open, ds.in_use, (unsigned long long)ds.waits,
                    (unsigned long long)ds.errors);
     }
+    jobs_metrics_render(out); /* the job runner's counters (this process's workers) */
 }

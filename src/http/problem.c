@@ -17,7 +17,7 @@
 static const unsigned status_of[ST__COUNT] = {
     [ST_OK] = 200,          [ST_INVALID] = 400,      [ST_NOTFOUND] = 404,  [ST_CONFLICT] = 409,
     [ST_FORBIDDEN] = 403,   [ST_UNAUTHORIZED] = 401, [ST_RATELIMIT] = 429, [ST_TOOLARGE] = 413,
-    [ST_UNSUPPORTED] = 415, [ST_UNAVAILABLE] = 503,  [ST_INTERNAL] = 500,
+    [ST_UNSUPPORTED] = 415, [ST_UNAVAILABLE] = 503,  [ST_INTERNAL] = 500,  [ST_UNPROCESSABLE] = 422,
 };
 
 unsigned http_status_of(enum st s)
@@ -94,11 +94,21 @@ void problem_build(struct http_req *req, struct http_resp *resp, enum st s, cons
     snprintf(tkey, sizeof tkey, "problem.%s.title", name);
     snprintf(dkey, sizeof dkey, "problem.%s.detail", name);
     snprintf(type, sizeof type, "urn:entrepot:problem:%s", name);
-    snprintf(smax, sizeof smax, "%zu", req->srv ? req->srv->opt.max_body : (size_t)0);
+    /* The cap and media types that apply: a raw-body route declares its own. */
+    const struct route *r = req->route_idx >= 0 ? http_route_at((size_t)req->route_idx) : NULL;
+    snprintf(smax, sizeof smax, "%zu",
+             req->body.cap ? req->body.cap
+             : req->srv    ? req->srv->opt.max_body
+                           : (size_t)0);
+    char expected[128] = "application/json";
+    size_t n = 0;
+    for (size_t i = 0; r && r->raw_types && r->raw_types[i] && n < sizeof expected; i++)
+        n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s", i ? ", " : "",
+                              r->raw_types[i]);
     char *detail = req->detail       ? xstrdup(req->detail)
                    : detail_override ? xstrdup(detail_override)
                                      : i18n_format(req->lang, dkey, "max", smax, "expected",
-                                                   "application/json", (const char *)NULL);
+                                                   expected, (const char *)NULL);
     /* The path comes from the client: it may not be valid UTF-8. */
     const char *instance = req->path ? req->path : "/";
     if (!utf8_valid(instance, strlen(instance)))

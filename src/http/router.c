@@ -17,6 +17,8 @@
 
 static const struct route *routes[MAX_ROUTES];
 static size_t nroutes;
+static http_gate gate;
+static bool exempt[MAX_ROUTES]; /* by http_gate_exempt, beside route.gate_exempt */
 
 static bool pattern_ok(const char *p)
 {
@@ -58,6 +60,29 @@ const struct route *http_route_at(size_t i)
 size_t http_route_count(void)
 {
     return nroutes;
+}
+
+void http_set_gate(http_gate fn)
+{
+    gate = fn;
+}
+
+void http_gate_exempt(const char *method, const char *pattern)
+{
+    for (size_t i = 0; i < nroutes; i++)
+        if (strcmp(routes[i]->method, method) == 0 && strcmp(routes[i]->pattern, pattern) == 0) {
+            exempt[i] = true;
+            return;
+        }
+    die("gate exemption for %s %s: no such route", method, pattern);
+}
+
+enum st router_gate(struct http_req *req, const char **problem)
+{
+    int i = req->route_idx;
+    if (!gate || i < 0 || (size_t)i >= nroutes || routes[i]->gate_exempt || exempt[i])
+        return ST_OK;
+    return gate(req, problem);
 }
 
 const char *route_label(int idx)

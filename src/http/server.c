@@ -6,10 +6,13 @@
  * headers are in, once per piece of body, and once more at the end. We
  * answer on the *last* call (answering on the first forces Connection:
  * close, which would kill keep-alive for every GET), except for the errors
- * that must not wait for the body: 413 on an announced oversize body, 415,
- * and 404/405 on a request that carries a body. A body that grows past the
- * cap while streaming (chunked) is answered 413 at once and the connection
- * closed, so an endless body costs us at most the cap.
+ * that must not wait for the body: a head that cannot be read one way only
+ * or breaks a cap (head_refused: 400, 414, 501 — closing is the point), 413
+ * on an announced oversize body, 415, and 404/405 on a request that carries
+ * a body. A body that grows past the cap while streaming (chunked) is
+ * drained, bounded, then answered 413 or the connection closed, so an
+ * endless body costs us at most DRAIN_FACTOR times the cap; a body that
+ * trickles is cut at the body timeout (the reaper).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -274,13 +277,29 @@ static enum MHD_Result send_problem(struct http_req *req, enum st s, const char 
     return send_resp(req, &resp);
 }
 
+/* A problem whose detail names the limit that was passed ({max}). */
+static enum MHD_Result send_problem_max(struct http_req *req, const char *name, unsigned status,
+                                        size_t max)
+{
+    char key[96], smax[24];
+    snprintf(key, sizeof key, "problem.%s.detail", name);
+    snprintf(smax, sizeof smax, "%zu", max);
+    char *detail = i18n_format(req->lang, key, "max", smax, (const char *)NULL);
+    http_req_set_detail(req, detail);
+    free(detail);
+    return send_problem(req, ST_INVALID, name, status, NULL);
+}
+
 /* ------------------------------------------------------------ slow clients */
 
 /* libmicrohttpd's connection timeout counts idle time only: a client that
- * trickles one header line every second is never cut. So each connection
- * is tracked from the moment it waits for a request's headers; a reaper
- * thread shuts down the socket of any connection that has waited longer
- * than the connection timeout, and libmicrohttpd then closes it as usual.
+ * trickles one header line every second is never cut, nor one that sends
+ * its body a byte at a time. So each connection is tracked from the moment
+ * it waits for a request's headers, and a request's body from the moment
+ * its headers are in; a reaper thread shuts down the socket of any
+ * connection that has waited for headers longer than the connection
+ * timeout, or for a body longer than the body timeout, and libmicrohttpd
+ * then closes it as usual.
  * The registry lock is held across shutdown(), and the close notification
  * removes the entry under the same lock before libmicrohttpd closes the
  * descriptor, so the reaper can never touch a reused descriptor. */
@@ -288,6 +307,7 @@ struct conn_track {
     struct conn_track *prev, *next;
     MHD_socket fd;
     _Atomic uint64_t waiting_since_ns; /* 0 while a request is being handled */
+    _Atomic uint64_t body_since_ns;    /* 0 unless a request's body is awaited */
 };
 
 static struct conn_track *track_of(struct MHD_Connection *conn)
@@ -333,21 +353,33 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
+/* True (and the stamp cleared) when *since is set and older than limit. */
+static bool overdue(_Atomic uint64_t *since, uint64_t now, uint64_t limit)
+{
+    /* A worker may have stamped a time later than now: unsigned now - t
+     * would wrap and cut a healthy connection. */
+    uint64_t t = atomic_load(since);
+    if (!t || t >= now || now - t <= limit)
+        return false;
+    atomic_store(since, 0);
+    return true;
+}
+
 static void *reaper(void *arg)
 {
     struct http_server *srv = arg;
     uint64_t limit = (uint64_t)srv->opt.connection_timeout_s * 1000000000ull;
+    uint64_t body_limit = (uint64_t)srv->opt.body_timeout_s * 1000000000ull;
     while (!atomic_load(&srv->reaper_stop)) {
         usleep(200000);
         uint64_t now = clock_mono_ns();
         pthread_mutex_lock(&srv->track_lock);
         for (struct conn_track *t = srv->tracks; t; t = t->next) {
-            /* A worker may have stamped a time later than now: unsigned
-             * now - since would wrap and cut a healthy connection. */
-            uint64_t since = atomic_load(&t->waiting_since_ns);
-            if (since && since < now && now - since > limit && t->fd != MHD_INVALID_SOCKET) {
+            if (t->fd == MHD_INVALID_SOCKET)
+                continue;
+            if (overdue(&t->waiting_since_ns, now, limit) ||
+                overdue(&t->body_since_ns, now, body_limit)) {
                 shutdown(t->fd, SHUT_RDWR);
-                atomic_store(&t->waiting_since_ns, 0);
                 atomic_fetch_add(&srv->slow_cut, 1);
             }
         }
@@ -419,14 +451,34 @@ static void peer_address(struct http_req *req)
     buf_free(&xff);
 }
 
-static bool json_content_type(const char *ct)
+/* True when the Content-Type ct names type (parameters after ';' allowed). */
+static bool media_type_is(const char *ct, const char *type)
 {
-    if (!ct)
-        return false;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0)
+    size_t n = strlen(type);
+    if (!ct || strncasecmp(ct, type, n) != 0)
         return false;
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* The declared raw type of the route that the request's Content-Type names. */
+static const char *raw_type_of(const struct http_req *req)
+{
+    if (req->route_idx < 0)
+        return NULL;
+    const struct route *r = http_route_at((size_t)req->route_idx);
+    const char *ct = http_req_header(req, "Content-Type");
+    for (size_t i = 0; r->raw_types && r->raw_types[i]; i++)
+        if (media_type_is(ct, r->raw_types[i]))
+            return r->raw_types[i];
+    return NULL;
+}
+
+const void *http_req_raw_body(const struct http_req *req, size_t *len, const char **type)
+{
+    *len = req->body.len;
+    if (type)
+        *type = raw_type_of(req);
+    return req->body.data;
 }
 
 static bool announces_body(struct http_req *req, uint64_t *len)
@@ -440,6 +492,125 @@ static bool announces_body(struct http_req *req, uint64_t *len)
     return (cl && v > 0) || (te && strcasecmp(te, "identity") != 0);
 }
 
+/* The request's header lines, for http_head_check, and where they lie as
+ * offsets from the request's first byte, for http_head_layout_ok. */
+struct head_view {
+    uintptr_t base;
+    struct http_hdr *h;
+    struct http_span *s;
+    size_t n, cap;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t klen, const char *value, size_t vlen)
+{
+    (void)kind;
+    struct head_view *v = cls;
+    if (v->n == v->cap)
+        return MHD_NO;
+    v->h[v->n] = (struct http_hdr){key, klen, value ? value : "", value ? vlen : 0};
+    /* a value that is not in the request's bytes (never from the wire)
+     * fails the layout check */
+    v->s[v->n] = (struct http_span){(uintptr_t)key - v->base, klen,
+                                    value ? (uintptr_t)value - v->base : SIZE_MAX, vlen};
+    v->n++;
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 parses the head in place, so every header's key and
+ * value point into the request's own bytes, from the method on, and
+ * MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE is the head's length: bytes no
+ * header accounts for (a value cut at a NUL, a folded line rebuilt
+ * elsewhere) show as a gap (http_head_layout_ok). Later versions parse
+ * strictly themselves (MHD_OPTION_CLIENT_DISCIPLINE_LVL from 0.9.77) and
+ * may lay the head out otherwise, so this check is built for 0.9.75 only;
+ * the bad-input catalogue's hidden-NUL case tells when it is missing. */
+static bool head_layout_ok(struct http_req *req, const struct head_view *v, const char *ver)
+{
+#if MHD_VERSION == 0x00097500
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci || !*ver)
+        return true;
+    size_t line_end = (size_t)((uintptr_t)ver + strlen(ver) - v->base);
+    return http_head_layout_ok(line_end, v->s, v->n, ci->header_size);
+#else
+    (void)req, (void)v, (void)ver;
+    return true;
+#endif
+}
+
+static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *conn)
+{
+    struct http_req *req = xcalloc(1, sizeof *req);
+    req->srv = srv;
+    req->conn = conn;
+    req->t0 = clock_mono_ns();
+    req->route_idx = -1;
+    req->lang = "en";
+    return req;
+}
+
+/* Called by libmicrohttpd with the raw request target, before it splits the
+ * query into arguments; the request object made here is the access
+ * handler's *con_cls. libmicrohttpd 0.9.75 keeps every argument in the
+ * connection's memory pool: a few hundred of them exhaust it, and it then
+ * neither answers nor closes (it logs a 431 and the connection hangs until
+ * the timeout). So the target's length and its count of parameters are
+ * measured here, and when either is over its cap the query is cut in
+ * libmicrohttpd's own buffer (it located the '?' before this call and ends
+ * the path there after it, so the byte after it is where the arguments
+ * start): nothing is parsed and the first handler call answers 414 or 400. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_req *req = req_new(cls, conn);
+    req->target_len = strlen(uri);
+    const char *q = strchr(uri, '?');
+    if (q && q[1]) {
+        req->target_params = 1;
+        for (const char *p = q + 1; *p; p++)
+            req->target_params += *p == '&';
+    }
+    if (q && (req->target_len > CAP_URL || req->target_params > CAP_QUERY_PARAMS))
+        ((char *)(uintptr_t)q)[1] = '\0';
+    return req;
+}
+
+/* Refuses, before anything else, a request head that libmicrohttpd 0.9.75
+ * accepts but that cannot be read one way only (http_head_check): a hidden
+ * byte, an ambiguous body length, a missing or doubled Host; and targets
+ * over their caps. Answering on this first call makes libmicrohttpd close
+ * the connection after the answer, so no byte after the head is ever read
+ * as another request. Returns true when a response has been queued. */
+static bool head_refused(struct http_req *req, enum MHD_Result *ret)
+{
+    if (req->target_len > CAP_URL) {
+        *ret = send_problem_max(req, "uri-too-long", 414, CAP_URL);
+        return true;
+    }
+    if (req->target_params > CAP_QUERY_PARAMS) {
+        *ret = send_problem_max(req, "too-many-parameters", 400, CAP_QUERY_PARAMS);
+        return true;
+    }
+    struct head_view v = {.base = (uintptr_t)req->method};
+    v.cap = (size_t)MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, NULL, NULL);
+    v.h = xcalloc(v.cap + 1, sizeof *v.h);
+    v.s = xcalloc(v.cap + 1, sizeof *v.s);
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, collect_header, &v);
+    const char *ver = req->version ? req->version : "";
+    bool http11 = strncmp(ver, "HTTP/1.", 7) == 0 && strcmp(ver, "HTTP/1.0") != 0;
+    unsigned status = 400;
+    const char *why = head_layout_ok(req, &v, ver) ? NULL : "bad-header";
+    if (!why)
+        why = http_head_check(v.h, v.n, http11, &status);
+    free(v.h);
+    free(v.s);
+    if (!why)
+        return false;
+    *ret = send_problem(req, ST_INVALID, why, status, NULL);
+    return true;
+}
+
 /* First call: set up the request and reject early what must not wait for
  * the body. Returns true when a response has been queued. */
 static bool request_begin(struct http_req *req, enum MHD_Result *ret)
@@ -451,21 +622,27 @@ static bool request_begin(struct http_req *req, enum MHD_Result *ret)
     peer_address(req);
     const char *al = http_req_header(req, "Accept-Language");
     req->lang = http_negotiate_lang(al);
+    if (head_refused(req, ret))
+        return true;
     req->is_head = strcmp(req->method, "HEAD") == 0;
     req->route_idx = router_find(req->method, req->path, req, allow, sizeof allow, &known);
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, req);
-    buf_init(&req->body, req->srv->opt.max_body);
+    const struct route *matched =
+        req->route_idx >= 0 ? http_route_at((size_t)req->route_idx) : NULL;
+    buf_init(&req->body, matched && matched->raw_types && matched->raw_max
+                             ? matched->raw_max
+                             : req->srv->opt.max_body);
 
     size_t header_bytes = strlen(req->path) + strlen(req->method) + 16;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header_bytes, &header_bytes);
     if (header_bytes > CAP_HEADER_SECTION) {
-        *ret = send_problem(req, ST_INVALID, "header-too-large", 431, NULL);
+        *ret = send_problem_max(req, "header-too-large", 431, CAP_HEADER_SECTION);
         return true;
     }
 
     uint64_t clen;
     bool has_body = announces_body(req, &clen);
-    if (has_body && clen > req->srv->opt.max_body) {
+    if (has_body && clen > req->body.cap) {
         *ret = send_problem(req, ST_TOOLARGE, NULL, 0, NULL);
         return true;
     }
@@ -480,7 +657,13 @@ static bool request_begin(struct http_req *req, enum MHD_Result *ret)
     const struct route *r = http_route_at((size_t)req->route_idx);
     if (r->body) {
         req->body_expected = true;
-        if (!json_content_type(http_req_header(req, "Content-Type"))) {
+        if (!media_type_is(http_req_header(req, "Content-Type"), "application/json")) {
+            *ret = send_problem(req, ST_UNSUPPORTED, NULL, 0, NULL);
+            return true;
+        }
+    } else if (r->raw_types) {
+        req->body_expected = true;
+        if (!raw_type_of(req)) {
             *ret = send_problem(req, ST_UNSUPPORTED, NULL, 0, NULL);
             return true;
         }
@@ -524,7 +707,7 @@ static enum st authorize(struct http_req *req, const struct route *r, const char
         }
         if (r->policy == POLICY_STAFF && (req->ident.staff_roles & r->roles) == 0)
             return ST_FORBIDDEN;
-        return ST_OK;
+        return r->policy == POLICY_USER ? router_gate(req, why) : ST_OK; /* http_set_gate */
     case POLICY_UNSET:
         break;
     }
@@ -588,22 +771,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct http_server *srv = cls;
     struct http_req *req = *con_cls;
-    if (!req) {
-        req = xcalloc(1, sizeof *req);
-        req->srv = srv;
-        req->conn = conn;
+    if (!req || !req->begun) {
+        if (!req)
+            req = *con_cls = req_new(srv, conn);
+        req->begun = true;
         req->method = method;
+        req->version = version;
         req->path = xstrdup(url);
-        req->t0 = clock_mono_ns();
-        req->route_idx = -1;
-        req->lang = "en";
-        *con_cls = req;
         struct conn_track *t = track_of(conn);
-        if (t)
+        if (t) { /* headers in: the body, if any, is timed from now */
             atomic_store(&t->waiting_since_ns, 0);
+            atomic_store(&t->body_since_ns, clock_mono_ns());
+        }
         atomic_fetch_add(&srv->in_flight, 1);
         enum MHD_Result ret = MHD_YES;
         if (request_begin(req, &ret)) {
@@ -622,7 +803,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
              * an oversize chunked body is drained, bounded: past
              * DRAIN_FACTOR times the cap the connection is simply closed. */
             req->drained += n;
-            return req->drained > DRAIN_FACTOR * req->srv->opt.max_body ? MHD_NO : MHD_YES;
+            return req->drained > DRAIN_FACTOR * req->body.cap ? MHD_NO : MHD_YES;
         }
         if (!req->body_expected && req->route_idx >= 0) {
             /* A body on a route that takes none: counted within the cap, ignored. */
@@ -635,6 +816,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->oversize = true;
         return MHD_YES;
     }
+    struct conn_track *t = track_of(conn);
+    if (t) /* the body is in */
+        atomic_store(&t->body_since_ns, 0);
     if (req->oversize) {
         req->rejected = true;
         return send_problem(req, ST_TOOLARGE, NULL, 0, NULL);
@@ -652,8 +836,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     struct conn_track *t = track_of(conn);
-    if (t) /* the next request's headers are timed from now */
+    if (t) { /* the next request's headers are timed from now */
+        atomic_store(&t->body_since_ns, 0);
         atomic_store(&t->waiting_since_ns, clock_mono_ns());
+    }
+    if (!req->begun) { /* libmicrohttpd answered it itself (on_uri made req) */
+        free(req);
+        *con_cls = NULL;
+        return;
+    }
     uint64_t ns = clock_mono_ns() - req->t0;
     unsigned status =
         req->status ? req->status : (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499);
@@ -772,6 +963,8 @@ enum st http_server_start(const struct http_options *opt, struct http_server **o
     }
     struct http_server *srv = xcalloc(1, sizeof *srv);
     srv->opt = *opt;
+    if (!srv->opt.body_timeout_s)
+        srv->opt.body_timeout_s = TIMEOUT_BODY_S;
     pthread_mutex_init(&srv->track_lock, NULL);
     if (http_cidrs_parse(opt->trusted_proxies, &srv->proxies, &srv->nproxies) != ST_OK) {
         snprintf(err, errlen, "trusted_proxies: not a list of addresses or CIDRs");
@@ -806,6 +999,7 @@ enum st http_server_start(const struct http_options *opt, struct http_server **o
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)pool, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
         {srv->tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
          (void *)(uintptr_t) "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_int.h"
 
@@ -319,4 +320,167 @@ enum st validate_query(struct http_req *req, const struct field_spec *spec)
             s = http_field_error(req, f->name, "required", 0, 0, NULL);
     }
     return s;
+}
+
+/* ------------------------------------------------------------ request head */
+
+/* RFC 9110 §5.6.2 tchar */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_token(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return false;
+    return n > 0;
+}
+
+static bool name_is(const struct http_hdr *h, const char *name)
+{
+    return h->klen == strlen(name) && strncasecmp(h->key, name, h->klen) == 0;
+}
+
+/* RFC 3986 unreserved / sub-delims (':' for IP literals passed separately) */
+static bool is_host_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+static bool is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool http_host_valid(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && v[0] == '[') { /* IP-literal: IPv6 or IPvFuture, loosely */
+        for (i = 1; i < n && v[i] != ']'; i++)
+            if (!is_host_char((unsigned char)v[i]) && v[i] != ':')
+                return false;
+        if (i == n || i == 1)
+            return false;
+        i++;
+    } else { /* reg-name or IPv4address (which is a reg-name too); may be empty */
+        for (; i < n && v[i] != ':'; i++) {
+            if (v[i] == '%') {
+                if (i + 2 >= n || !is_hex((unsigned char)v[i + 1]) ||
+                    !is_hex((unsigned char)v[i + 2]))
+                    return false;
+                i += 2;
+            } else if (!is_host_char((unsigned char)v[i])) {
+                return false;
+            }
+        }
+    }
+    if (i == n)
+        return true;
+    if (v[i] != ':')
+        return false;
+    for (i++; i < n; i++) /* port = *DIGIT */
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
+/* Judges a Transfer-Encoding value (RFC 9112 §6.1, §6.3): NULL when it is
+ * exactly "chunked" — the one coding libmicrohttpd decodes, compared as it
+ * does — else the problem and *status. */
+static const char *transfer_coding_check(const char *v, size_t n, unsigned *status)
+{
+    if (n == 7 && strncasecmp(v, "chunked", 7) == 0)
+        return NULL;
+    /* #transfer-coding: a comma list of tokens, each maybe with parameters */
+    size_t codings = 0, chunked = 0;
+    bool last_chunked = false;
+    for (size_t i = 0; i < n;) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        if (i == n)
+            break;
+        size_t s = i;
+        while (i < n && is_tchar((unsigned char)v[i]))
+            i++;
+        if (i == s) {
+            *status = 400;
+            return "bad-framing";
+        }
+        last_chunked = i - s == 7 && strncasecmp(v + s, "chunked", 7) == 0;
+        codings++;
+        chunked += last_chunked;
+        for (; i < n && v[i] != ','; i++) /* OWS and parameters: allowed, not read */
+            if ((unsigned char)v[i] < 0x20 && v[i] != '\t') {
+                *status = 400;
+                return "bad-framing";
+            }
+    }
+    /* chunked must come last and once, or the length of the body cannot
+     * be known (400); a valid list we cannot decode is 501. */
+    *status = codings == 0 || !last_chunked || chunked > 1 ? 400 : 501;
+    return *status == 400 ? "bad-framing" : "unsupported-transfer-coding";
+}
+
+const char *http_head_check(const struct http_hdr *h, size_t n, bool http11, unsigned *status)
+{
+    size_t ncl = 0, nte = 0, nhost = 0;
+    const struct http_hdr *te = NULL, *host = NULL;
+    *status = 400;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_token(h[i].key, h[i].klen))
+            return "bad-header";
+        for (size_t j = 0; j < h[i].vlen; j++) {
+            unsigned char c = (unsigned char)h[i].val[j];
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return "bad-header";
+        }
+        if (name_is(&h[i], "Content-Length")) {
+            ncl++;
+            for (size_t j = 0; j < h[i].vlen; j++)
+                if (h[i].val[j] < '0' || h[i].val[j] > '9')
+                    return "bad-framing";
+            if (h[i].vlen == 0)
+                return "bad-framing";
+        } else if (name_is(&h[i], "Transfer-Encoding")) {
+            nte++;
+            te = &h[i];
+        } else if (name_is(&h[i], "Host")) {
+            nhost++;
+            host = &h[i];
+        }
+    }
+    /* RFC 9112 §6.3: several lengths, or a length and a coding, or a coding
+     * on HTTP/1.0, cannot be read the same way by every hop: refused. */
+    if (ncl > 1 || nte > 1 || (nte && ncl) || (nte && !http11))
+        return "bad-framing";
+    if (te) {
+        const char *p = transfer_coding_check(te->val, te->vlen, status);
+        if (p)
+            return p;
+    }
+    /* RFC 9112 §3.2 */
+    if (nhost > 1 || (http11 && nhost == 0) || (host && !http_host_valid(host->val, host->vlen)))
+        return "bad-host";
+    return NULL;
+}
+
+bool http_head_layout_ok(size_t line_end, const struct http_span *s, size_t n, size_t section_len)
+{
+    size_t end = line_end; /* where the previous line's terminator starts */
+    if (line_end > section_len || section_len > SIZE_MAX / 4) /* no sum below can wrap */
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        /* the line starts right after "\n" or "\r\n"; its value after the colon */
+        if (s[i].key < end + 1 || s[i].key > end + 2 || s[i].klen > section_len ||
+            s[i].val < s[i].key + s[i].klen + 1 || s[i].vlen > section_len ||
+            s[i].val > section_len - s[i].vlen)
+            return false;
+        end = s[i].val + s[i].vlen;
+    }
+    /* then the line's terminator and an empty line, 1 or 2 bytes each */
+    return section_len >= end + 2 && section_len <= end + 4;
 }

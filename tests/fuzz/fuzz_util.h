@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
+
 #define FUZZ_CHECK(cond, ...)                                                                      \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -30,6 +32,20 @@
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* Installs a key ring of one master key (id key_id, bytes derived from
+ * seed) once per process, for targets of the security core. */
+static inline void fuzz_crypto_once(unsigned char seed, uint32_t key_id)
+{
+    static bool done;
+    if (done)
+        return;
+    unsigned char master[MASTER_KEY_BYTES];
+    for (size_t i = 0; i < sizeof master; i++)
+        master[i] = (unsigned char)(i * 7 + seed);
+    FUZZ_CHECK(crypto_init(master, key_id) == ST_OK, "crypto_init failed");
+    done = true;
+}
 
 /* Copies data into a fresh NUL-terminated string (data may contain NULs;
  * C consumers then see only the part before the first one). Caller frees. */
