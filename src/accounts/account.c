@@ -17,8 +17,8 @@
 
 /* Profile fields a user may make public (besides display name and
  * username, which always are). */
-static const char *const PUBLIC_CHOICES[] = {"gender",     "signature", "company", "title",
-                                             "department", "industry",  "email",   NULL};
+static const char *const PUBLIC_CHOICES[] = {
+    "gender", "signature", "company", "title", "department", "industry", "email", "avatar", NULL};
 static const char *const TEXT_FIELDS[] = {"signature",  "company",  "title",
                                           "department", "industry", NULL};
 static const char *const GENDERS[] = {"female", "male", "other", "undisclosed", NULL};
@@ -33,6 +33,29 @@ static bool in_list(const char *s, const char *const *list)
 
 /* ---------------------------------------------------------------- reading */
 
+bool acc_field_public(const char *public_fields, const char *field)
+{
+    json_t *pf = public_fields ? json_loads(public_fields, 0, NULL) : NULL;
+    bool found = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(pf, i, v) found |=
+        json_is_string(v) && strcmp(json_string_value(v), field) == 0;
+    json_decref(pf);
+    return found;
+}
+
+/* Where an avatar is served, with its tag in the URL so that the URL of a
+ * picture never changes meaning (see accounts_avatar_get); null for none. */
+static json_t *avatar_url(struct db_stmt *s, int col, const char *path)
+{
+    if (db_col_is_null(s, col))
+        return json_null();
+    char url[128];
+    snprintf(url, sizeof url, "%s?v=%s", path, db_col_text(s, col));
+    return json_string(url);
+}
+
 static json_t *col_text_or_null(struct db_stmt *s, int col)
 {
     return db_col_is_null(s, col) ? json_null() : json_string(db_col_text(s, col));
@@ -42,19 +65,20 @@ enum st accounts_me(struct db_conn *c, int64_t user_id, json_t **out)
 {
     *out = NULL;
     char *phone = NULL, *email = NULL;
-    enum st st = acc_user_contact(c, user_id, &phone, &email);
-    if (st != ST_OK)
-        return st;
     struct db_stmt *s;
     bool row;
-    st = acc_query(c, &s, &row,
-                   "SELECT id, account_type, status, username, display_name, password_hash, "
-                   "email_verified_at, gender, signature, company, title, department, industry, "
-                   "public_fields, lang, staff_roles, created_at, updated_at, totp_secret_enc "
-                   "FROM users WHERE id = ?",
-                   "i", user_id);
+    enum st st = acc_query(
+        c, &s, &row,
+        "SELECT id, account_type, status, username, display_name, password_hash, "
+        "email_verified_at, gender, signature, company, title, department, industry, "
+        "public_fields, lang, staff_roles, created_at, updated_at, totp_secret_enc, "
+        "(SELECT tag FROM avatars WHERE user_id = u.id), " ACC_CONTACT_COLUMNS " FROM users u "
+        "WHERE id = ?",
+        "i", user_id);
     if (st == ST_OK && !row)
         st = ST_NOTFOUND;
+    if (st == ST_OK)
+        st = acc_contact_from_row(s, 20, user_id, &phone, &email);
     if (st == ST_OK) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(db_col_int64(s, 0)));
@@ -80,11 +104,35 @@ enum st accounts_me(struct db_conn *c, int64_t user_id, json_t **out)
         json_object_set_new(o, "created_at", json_integer(db_col_int64(s, 16)));
         json_object_set_new(o, "updated_at", json_integer(db_col_int64(s, 17)));
         json_object_set_new(o, "totp_enrolled", json_boolean(!db_col_is_null(s, 18)));
+        json_object_set_new(o, "avatar_url", avatar_url(s, 19, "/api/v1/me/avatar"));
         *out = o;
     }
     acc_done(s);
     free(phone);
     free(email);
+    return st;
+}
+
+enum st accounts_session_user(struct db_conn *c, int64_t user_id, unsigned staff_roles,
+                              json_t **out)
+{
+    *out = NULL;
+    struct db_stmt *s;
+    bool row;
+    enum st st =
+        acc_query(c, &s, &row, "SELECT id, display_name, username, lang FROM users WHERE id = ?",
+                  "i", user_id);
+    if (st == ST_OK && !row)
+        st = ST_NOTFOUND;
+    if (st == ST_OK) {
+        json_t *o = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)db_col_int64(s, 0),
+                              "display_name", db_col_text(s, 1), "username", col_text_or_null(s, 2),
+                              "lang", col_text_or_null(s, 3));
+        if (staff_roles)
+            json_object_set_new(o, "staff_roles", accounts_role_names(staff_roles & ACC_ROLES_ALL));
+        *out = o;
+    }
+    acc_done(s);
     return st;
 }
 
@@ -96,7 +144,9 @@ enum st accounts_public_profile(struct db_conn *c, int64_t user_id, json_t **out
     enum st st = acc_query(c, &s, &row,
                            "SELECT id, account_type, status, username, display_name, gender, "
                            "signature, company, title, department, industry, public_fields, "
-                           "created_at FROM users WHERE id = ?",
+                           "created_at, (SELECT tag FROM avatars WHERE user_id = u.id), "
+                           "(SELECT COUNT(*) FROM identity_verifications v WHERE v.user_id = "
+                           "u.id AND v.status = 'approved') FROM users u WHERE id = ?",
                            "i", user_id);
     if (st == ST_OK && (!row || strcmp(db_col_text(s, 2), "closed") == 0))
         st = ST_NOTFOUND;
@@ -120,6 +170,13 @@ enum st accounts_public_profile(struct db_conn *c, int64_t user_id, json_t **out
                 email_public = true;
                 continue;
             }
+            if (strcmp(name, "avatar") == 0) {
+                char path[64];
+                snprintf(path, sizeof path, "/api/v1/users/%lld/avatar", (long long)user_id);
+                if (!db_col_is_null(s, 13))
+                    json_object_set_new(o, "avatar_url", avatar_url(s, 13, path));
+                continue;
+            }
             if (strcmp(name, "gender") == 0 && !db_col_is_null(s, 5))
                 json_object_set_new(o, "gender", json_string(db_col_text(s, 5)));
             for (int k = 0; TEXT_FIELDS[k]; k++)
@@ -128,6 +185,8 @@ enum st accounts_public_profile(struct db_conn *c, int64_t user_id, json_t **out
         }
         json_decref(pf);
         json_object_set_new(o, "member_since", json_integer(db_col_int64(s, 12)));
+        /* The real-name badge (src/community/verify.c): a yes, never the data. */
+        json_object_set_new(o, "verified", json_boolean(db_col_int64(s, 14) != 0));
     }
     acc_done(s);
     if (st == ST_OK && email_public) {
@@ -192,7 +251,9 @@ enum st accounts_profile_update(struct db_conn *c, const struct acc_client *cl, 
         json_decref(clean);
     }
 
-    enum st st = db_begin(c);
+    enum st st = acc_write_limit(c, user_id, "profile", ACC_PROFILE_PER_HOUR, err);
+    if (st == ST_OK)
+        st = db_begin(c);
     if (st != ST_OK) {
         free(public_fields);
         return st;

@@ -61,6 +61,20 @@
 #define ACC_CSRF_CHARS       43   /* base64url of 32 bytes */
 #define ACC_SESSION_CACHE_MS 3000 /* a node trusts its last check of a session this long */
 
+/* Writes a signed-in user may make in an hour (ST_RATELIMIT past them). */
+#define ACC_PROFILE_PER_HOUR  60 /* PATCH /me */
+#define ACC_AVATAR_PER_HOUR   20 /* avatar uploads, counted before decoding */
+#define ACC_ME_CODES_PER_HOUR 8  /* reauth codes, on top of the per-target limit */
+
+/* Avatars: what an upload may be and what is kept of it. */
+#define ACC_AVATAR_MAX_BYTES  (5 * 1024 * 1024) /* upload size (413 past it) */
+#define ACC_AVATAR_MAX_SIDE   20000             /* pixels of either side */
+#define ACC_AVATAR_MAX_PIXELS 50000000LL        /* width x height: refuses pixel bombs */
+#define ACC_AVATAR_SIZE       256               /* the stored square, pixels */
+#define ACC_AVATAR_QUALITY    82                /* WebP quality of the stored square */
+#define ACC_AVATAR_TAG_BYTES  12                /* random version tag in URLs and ETags */
+#define ACC_AVATAR_TAG_CHARS  16                /* its base64url length */
+
 /* Session lifetimes. Defaults: 30 min idle / 12 h absolute; remember-me
  * ("keep me signed in on this device") 30 days idle / 90 days absolute;
  * staff 15 min idle / 8 h absolute. */
@@ -255,6 +269,12 @@ enum st accounts_device_forget(struct db_conn *c, const struct acc_client *cl, i
 
 /* The user's own view of their account (phone and e-mail decrypted). */
 enum st accounts_me(struct db_conn *c, int64_t user_id, json_t **out);
+/* The signed-in user as GET /auth/session shows it: id, display_name,
+ * username, lang, and staff_roles (names) when staff_roles is not 0 (a
+ * staff session). ST_NOTFOUND for an unknown account. No sealed field is
+ * opened: this runs on every page load. */
+enum st accounts_session_user(struct db_conn *c, int64_t user_id, unsigned staff_roles,
+                              json_t **out);
 /* What anyone may see of a user: display name, username and the profile
  * fields they made public. ST_NOTFOUND for closed or unknown accounts. */
 enum st accounts_public_profile(struct db_conn *c, int64_t user_id, json_t **out);
@@ -291,6 +311,34 @@ enum st accounts_freeze(struct db_conn *c, const struct acc_client *cl, int64_t 
 enum st accounts_reauth(struct db_conn *c, const struct acc_client *cl, int64_t user_id,
                         const struct acc_reauth *ra, struct acc_error *err);
 
+/* ---------------------------------------------------------------- avatar */
+
+/* A stored avatar: the re-encoded image and its version tag. */
+struct acc_avatar {
+    unsigned char *data; /* freed by acc_avatar_free */
+    size_t len;
+    char tag[ACC_AVATAR_TAG_CHARS + 1];
+    char media_type[16];
+};
+void acc_avatar_free(struct acc_avatar *a);
+
+/* Replaces the user's avatar with the picture in bytes, which must be an
+ * image of media_type ("image/png", "image/jpeg" or "image/webp"). What is
+ * stored is a fresh ACC_AVATAR_SIZE square WebP without metadata, sealed
+ * under the user's data key, with a new random tag. ST_INVALID (empty),
+ * ST_UNPROCESSABLE with field "avatar" (not that type, damaged, over
+ * ACC_AVATAR_MAX_PIXELS), ST_RATELIMIT past ACC_AVATAR_PER_HOUR. */
+enum st accounts_avatar_set(struct db_conn *c, const struct acc_client *cl, int64_t user_id,
+                            const void *bytes, size_t len, const char *media_type,
+                            struct acc_error *err);
+/* The user's avatar. With public_only, ST_NOTFOUND unless the user made
+ * "avatar" public (and the account is not closed), so a private picture
+ * looks exactly like a missing one. */
+enum st accounts_avatar_get(struct db_conn *c, int64_t user_id, bool public_only,
+                            struct acc_avatar *out);
+/* Removes the avatar; ST_NOTFOUND when there is none. */
+enum st accounts_avatar_delete(struct db_conn *c, const struct acc_client *cl, int64_t user_id);
+
 /* ---------------------------------------------------------------- staff */
 
 /* Creates an administrator (`entrepot user create-admin`): phone, password
@@ -299,6 +347,10 @@ enum st accounts_reauth(struct db_conn *c, const struct acc_client *cl, int64_t 
 enum st accounts_create_admin(struct db_conn *c, const char *phone, const char *password,
                               const char *display_name, int64_t *user_id,
                               char secret[TOTP_SECRET_CHARS + 1], struct acc_error *err);
+
+/* Test mode only: forgets every rate-limit and throttle counter (the
+ * accounts' and the community's: they share the table); *cleared = rows. */
+enum st accounts_rate_limits_reset(struct db_conn *c, int64_t *cleared);
 
 /* Role names: "support", "operations", "compliance", "administrator". */
 json_t *accounts_role_names(unsigned roles);

@@ -92,43 +92,59 @@ static enum st authenticate(struct http_req *req, struct http_identity *out)
 
 /* ---------------------------------------------------------------- helpers */
 
-struct client_ctx {
+/* What every handler starts from: the caller, a database connection, the
+ * client's description and room for the domain's explanation of a failure.
+ * Sign-in handlers also get a device id (made for a client without one). */
+struct call {
+    const struct http_identity *id;
+    struct db_conn *c;
     struct acc_client cl;
+    struct acc_error e;
     char device[CRYPTO_TOKEN_CHARS + 1];
     bool device_new;
     bool app;
     bool remember;
 };
 
-/* Fills the client description; makes a device id for a client without one. */
-static enum st client_of(struct http_req *req, struct client_ctx *x)
-{
-    memset(x, 0, sizeof *x);
-    json_t *body = http_req_body(req);
-    const char *client = json_string_value(json_object_get(body, "client"));
-    if (client && strcmp(client, "app") != 0 && strcmp(client, "web") != 0)
-        return http_field_error(req, "client", "choice", 0, 0, NULL);
-    x->app = client && strcmp(client, "app") == 0;
-    x->remember = json_is_true(json_object_get(body, "remember"));
-    const char *dev =
-        x->app ? http_req_header(req, "X-Device-Token") : http_req_cookie(req, device_cookie(req));
-    if (dev && crypto_token_parse_ok(dev)) {
-        snprintf(x->device, sizeof x->device, "%s", dev);
-    } else {
-        if (crypto_token_new(x->device) != ST_OK)
-            return ST_INTERNAL;
-        x->device_new = true;
-    }
-    x->cl.ip = http_req_client_ip(req);
-    x->cl.user_agent = http_req_header(req, "User-Agent");
-    x->cl.lang = http_req_lang(req);
-    x->cl.device = x->device;
-    return ST_OK;
-}
-
 static const char *body_str(struct http_req *req, const char *name)
 {
     return json_string_value(json_object_get(http_req_body(req), name));
+}
+
+/* The prologue of every handler: fills k and borrows the connection. */
+static enum st call_begin(struct http_req *req, struct call *k)
+{
+    memset(k, 0, sizeof *k);
+    k->id = http_req_identity(req);
+    k->cl.ip = http_req_client_ip(req);
+    k->cl.user_agent = http_req_header(req, "User-Agent");
+    k->cl.lang = http_req_lang(req);
+    return http_req_db(req, &k->c);
+}
+
+/* The prologue of a sign-in: also the client kind (web or app), remember-me
+ * and the device id the client presented (cookie or X-Device-Token). */
+static enum st signin_begin(struct http_req *req, struct call *k)
+{
+    enum st st = call_begin(req, k);
+    if (st != ST_OK)
+        return st;
+    const char *client = body_str(req, "client");
+    if (client && strcmp(client, "app") != 0 && strcmp(client, "web") != 0)
+        return http_field_error(req, "client", "choice", 0, 0, NULL);
+    k->app = client && strcmp(client, "app") == 0;
+    k->remember = json_is_true(json_object_get(http_req_body(req), "remember"));
+    const char *dev =
+        k->app ? http_req_header(req, "X-Device-Token") : http_req_cookie(req, device_cookie(req));
+    if (dev && crypto_token_parse_ok(dev)) {
+        snprintf(k->device, sizeof k->device, "%s", dev);
+    } else {
+        if (crypto_token_new(k->device) != ST_OK)
+            return ST_INTERNAL;
+        k->device_new = true;
+    }
+    k->cl.device = k->device;
+    return ST_OK;
 }
 
 /* 429 with Retry-After. The layer drops headers of failed handlers, so
@@ -175,26 +191,44 @@ static enum st fail(struct http_req *req, struct http_resp *resp, enum st st,
     return st;
 }
 
-static void set_device_cookie(struct http_req *req, struct http_resp *resp,
-                              const struct client_ctx *x)
+/* The end of most handlers: a JSON answer (stolen) when st is ST_OK, else
+ * the problem for st (o is then NULL or dropped). */
+static enum st answer(struct http_req *req, struct http_resp *resp, const struct call *k,
+                      enum st st, unsigned status, json_t *o)
 {
-    if (x->device_new && !x->app)
-        http_resp_cookie(req, resp, device_cookie(req), x->device, DEVICE_COOKIE_AGE_S);
+    if (st != ST_OK) {
+        json_decref(o);
+        return fail(req, resp, st, &k->e);
+    }
+    return o ? http_resp_json(resp, status, o) : ST_OK; /* no object: 204 */
 }
 
-/* The answer of a completed sign-in: cookie (web) or token (app). */
+static void set_device_cookie(struct http_req *req, struct http_resp *resp, const struct call *k)
+{
+    if (k->device_new && !k->app)
+        http_resp_cookie(req, resp, device_cookie(req), k->device, DEVICE_COOKIE_AGE_S);
+}
+
+/* The answer of a completed sign-in: cookie (web) or token (app). k is
+ * NULL when no new device can be involved (password change). */
 static enum st signed_in(struct http_req *req, struct http_resp *resp, struct db_conn *c,
-                         const struct acc_session *s, const struct client_ctx *x, unsigned status)
+                         const struct acc_session *s, const struct call *k, unsigned status)
 {
     json_t *me = NULL;
     const struct http_identity *id = http_req_identity(req);
     enum st st = ST_OK;
     if (id->via_cookie && id->session_id && id->session_id != s->id)
         st = accounts_session_replaced(c, id->session_id);
-    if (st == ST_OK)
-        st = accounts_me(c, s->user_id, &me);
     if (st != ST_OK)
         return st;
+    /* The sign-in is committed: from here on a failure must not turn into
+     * an error answer, or the client loses the token of a session that
+     * exists (and the code it spent). A profile that cannot be read is
+     * read again once, then answered with the id alone. */
+    if (accounts_me(c, s->user_id, &me) != ST_OK && accounts_me(c, s->user_id, &me) != ST_OK) {
+        log_warnf("accounts: signed in, but the profile could not be read for the answer");
+        me = json_pack("{s:I}", "id", (json_int_t)s->user_id);
+    }
     json_t *o = json_pack("{s:s, s:o, s:{s:I, s:s, s:b, s:b, s:I, s:I}}", "status", "signed_in",
                           "user", me, "session", "id", (json_int_t)s->id, "kind",
                           s->bearer ? "bearer" : "cookie", "remember", s->remember, "staff",
@@ -202,29 +236,32 @@ static enum st signed_in(struct http_req *req, struct http_resp *resp, struct db
                           (json_int_t)(s->idle_timeout_ms / 1000));
     if (s->bearer) {
         json_object_set_new(o, "token", json_string(s->token));
-        if (x && x->device_new)
-            json_object_set_new(o, "device_token", json_string(x->device));
+        if (k && k->device_new)
+            json_object_set_new(o, "device_token", json_string(k->device));
     } else {
         json_object_set_new(o, "csrf_token", json_string(s->csrf));
         int64_t age = s->remember ? (s->expires_at - clock_now_ms()) / 1000 : -1;
         http_resp_cookie(req, resp, session_cookie(req), s->token, age);
-        if (x)
-            set_device_cookie(req, resp, x);
+        if (k)
+            set_device_cookie(req, resp, k);
     }
     return http_resp_json(resp, status, o);
 }
 
-static enum st login_answer(struct http_req *req, struct http_resp *resp, struct db_conn *c,
-                            const struct acc_login *l, const struct client_ctx *x, unsigned status)
+/* The end of a sign-in step: signed in, or a code is on its way. */
+static enum st login_answer(struct http_req *req, struct http_resp *resp, const struct call *k,
+                            enum st st, const struct acc_login *l, unsigned status)
 {
+    if (st != ST_OK)
+        return fail(req, resp, st, &k->e);
     if (l->done)
-        return signed_in(req, resp, c, &l->session, x, status);
+        return signed_in(req, resp, k->c, &l->session, k, status);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:s, s:i}", "status", "code_required", "attempt", l->attempt,
                   "channel", "sms", "sent_to", l->sent_to, "expires_in_s", ACC_OTP_TTL_MS / 1000);
-    if (x->app && x->device_new)
-        json_object_set_new(o, "device_token", json_string(x->device));
-    set_device_cookie(req, resp, x);
+    if (k->app && k->device_new)
+        json_object_set_new(o, "device_token", json_string(k->device));
+    set_device_cookie(req, resp, k);
     return http_resp_json(resp, 202, o);
 }
 
@@ -241,288 +278,224 @@ static void reauth_of(struct http_req *req, struct acc_reauth *ra)
     ra->code = body_str(req, "code");
 }
 
-/* ---------------------------------------------------------------- handlers */
-
-static enum st h_codes(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    char attempt[CRYPTO_TOKEN_CHARS + 1];
-    struct acc_error e = {0};
-    st = accounts_code_request(c, &x.cl, body_str(req, "purpose"), body_str(req, "phone"),
-                               body_str(req, "email"), attempt, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return http_resp_json(resp, 202,
-                          json_pack("{s:s, s:s, s:i}", "attempt", attempt, "channel",
-                                    body_str(req, "email") ? "email" : "sms", "expires_in_s",
-                                    ACC_OTP_TTL_MS / 1000));
-}
-
-static enum st h_register(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_register r = {
-        .phone = body_str(req, "phone"),
-        .attempt = body_str(req, "attempt"),
-        .code = body_str(req, "code"),
-        .account_type = body_str(req, "account_type"),
-        .display_name = body_str(req, "display_name"),
-        .username = body_str(req, "username"),
-        .password = body_str(req, "password"),
-        .lang = body_str(req, "lang"),
-        .remember = x.remember,
-        .bearer = x.app,
-    };
-    struct acc_login l;
-    struct acc_error e = {0};
-    st = accounts_register(c, &x.cl, &r, &l, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return login_answer(req, resp, c, &l, &x, l.existing ? 200 : 201);
-}
-
-static enum st h_login(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_login l;
-    struct acc_error e = {0};
-    st = accounts_login_password(c, &x.cl, body_str(req, "login"), body_str(req, "password"),
-                                 x.remember, x.app, &l, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return login_answer(req, resp, c, &l, &x, 200);
-}
-
-static enum st h_login_verify(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_login l;
-    struct acc_error e = {0};
-    st = accounts_login_verify(c, &x.cl, body_str(req, "attempt"), body_str(req, "code"),
-                               x.remember, x.app, &l, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return login_answer(req, resp, c, &l, &x, 200);
-}
-
-static enum st h_unfreeze(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_login l;
-    struct acc_error e = {0};
-    st = accounts_unfreeze(c, &x.cl, body_str(req, "attempt"), body_str(req, "code"), x.remember,
-                           x.app, &l, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return login_answer(req, resp, c, &l, &x, 200);
-}
-
-static enum st h_reset(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_error e = {0};
-    st = accounts_password_reset(c, &x.cl, body_str(req, "attempt"), body_str(req, "code"),
-                                 body_str(req, "new_password"), &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return http_resp_json(resp, 200, json_pack("{s:s}", "status", "password_reset"));
-}
-
-static enum st h_staff_login(struct http_req *req, struct http_resp *resp)
-{
-    struct client_ctx x;
-    struct db_conn *c;
-    enum st st = client_of(req, &x);
-    if (st == ST_OK)
-        st = http_req_db(req, &c);
-    if (st != ST_OK)
-        return st;
-    struct acc_login l;
-    struct acc_error e = {0};
-    st = accounts_staff_login(c, &x.cl, body_str(req, "login"), body_str(req, "password"),
-                              body_str(req, "totp"), x.app, &l, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return login_answer(req, resp, c, &l, &x, 200);
-}
-
 static void clear_session_cookie(struct http_req *req, struct http_resp *resp)
 {
     if (http_req_identity(req)->via_cookie)
         http_resp_cookie(req, resp, session_cookie(req), "", 0);
 }
 
-static void client_plain(struct http_req *req, struct acc_client *cl)
+static json_t *attempt_json(const char *attempt, const char *purpose, const char *channel)
 {
-    cl->ip = http_req_client_ip(req);
-    cl->user_agent = http_req_header(req, "User-Agent");
-    cl->lang = http_req_lang(req);
-    cl->device = NULL;
+    json_t *o = json_pack("{s:s, s:s, s:i}", "attempt", attempt, "channel", channel, "expires_in_s",
+                          ACC_OTP_TTL_MS / 1000);
+    if (purpose)
+        json_object_set_new(o, "purpose", json_string(purpose));
+    return o;
 }
+
+/* ---------------------------------------------------------------- sign-in handlers */
+
+static enum st h_codes(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    char attempt[CRYPTO_TOKEN_CHARS + 1];
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_code_request(k.c, &k.cl, body_str(req, "purpose"), body_str(req, "phone"),
+                                   body_str(req, "email"), attempt, &k.e);
+    return answer(
+        req, resp, &k, st, 202,
+        st == ST_OK ? attempt_json(attempt, NULL, body_str(req, "email") ? "email" : "sms") : NULL);
+}
+
+static enum st h_register(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    struct acc_login l = {0};
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK) {
+        struct acc_register r = {
+            .phone = body_str(req, "phone"),
+            .attempt = body_str(req, "attempt"),
+            .code = body_str(req, "code"),
+            .account_type = body_str(req, "account_type"),
+            .display_name = body_str(req, "display_name"),
+            .username = body_str(req, "username"),
+            .password = body_str(req, "password"),
+            .lang = body_str(req, "lang"),
+            .remember = k.remember,
+            .bearer = k.app,
+        };
+        st = accounts_register(k.c, &k.cl, &r, &l, &k.e);
+    }
+    return login_answer(req, resp, &k, st, &l, l.existing ? 200 : 201);
+}
+
+static enum st h_login(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    struct acc_login l;
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_login_password(k.c, &k.cl, body_str(req, "login"), body_str(req, "password"),
+                                     k.remember, k.app, &l, &k.e);
+    return login_answer(req, resp, &k, st, &l, 200);
+}
+
+static enum st h_login_verify(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    struct acc_login l;
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_login_verify(k.c, &k.cl, body_str(req, "attempt"), body_str(req, "code"),
+                                   k.remember, k.app, &l, &k.e);
+    return login_answer(req, resp, &k, st, &l, 200);
+}
+
+static enum st h_unfreeze(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    struct acc_login l;
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_unfreeze(k.c, &k.cl, body_str(req, "attempt"), body_str(req, "code"),
+                               k.remember, k.app, &l, &k.e);
+    return login_answer(req, resp, &k, st, &l, 200);
+}
+
+static enum st h_reset(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_password_reset(k.c, &k.cl, body_str(req, "attempt"), body_str(req, "code"),
+                                     body_str(req, "new_password"), &k.e);
+    return answer(req, resp, &k, st, 200,
+                  st == ST_OK ? json_pack("{s:s}", "status", "password_reset") : NULL);
+}
+
+static enum st h_staff_login(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    struct acc_login l;
+    enum st st = signin_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_staff_login(k.c, &k.cl, body_str(req, "login"), body_str(req, "password"),
+                                  body_str(req, "totp"), k.app, &l, &k.e);
+    return login_answer(req, resp, &k, st, &l, 200);
+}
+
+/* ---------------------------------------------------------------- signed-in handlers */
 
 static enum st h_logout(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
-    enum st st = http_req_db(req, &c);
+    struct call k;
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_logout(c, &cl, id->user_id, id->session_id);
-    if (st != ST_OK)
-        return st;
-    clear_session_cookie(req, resp);
-    return ST_OK; /* 204 */
+        st = accounts_logout(k.c, &k.cl, k.id->user_id, k.id->session_id);
+    if (st == ST_OK)
+        clear_session_cookie(req, resp);
+    return answer(req, resp, &k, st, 204, NULL);
 }
 
 static enum st h_logout_all(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
-    enum st st = http_req_db(req, &c);
+    struct call k;
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_logout_all(c, &cl, id->user_id);
-    if (st != ST_OK)
-        return st;
-    clear_session_cookie(req, resp);
-    return ST_OK; /* 204 */
+        st = accounts_logout_all(k.c, &k.cl, k.id->user_id);
+    if (st == ST_OK)
+        clear_session_cookie(req, resp);
+    return answer(req, resp, &k, st, 204, NULL);
+}
+
+/* Adds the caller's session id and, for a cookie session, its CSRF token
+ * (the page's only way to learn it after a reload) to o. */
+static void add_session_fields(struct http_req *req, json_t *o)
+{
+    const struct http_identity *id = http_req_identity(req);
+    if (id->via_cookie) {
+        bool bearer;
+        char csrf[ACC_CSRF_CHARS + 1];
+        accounts_csrf_token(presented_token(req, &bearer), csrf);
+        json_object_set_new(o, "csrf_token", json_string(csrf));
+    }
+    json_object_set_new(o, "session_id", json_integer(id->session_id));
 }
 
 static enum st h_me(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
+    struct call k;
     json_t *me = NULL;
-    enum st st = http_req_db(req, &c);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_me(c, id->user_id, &me);
-    if (st != ST_OK)
-        return st;
-    if (id->via_cookie) {
-        bool bearer;
-        const char *token = presented_token(req, &bearer);
-        char csrf[ACC_CSRF_CHARS + 1];
-        accounts_csrf_token(token, csrf);
-        json_object_set_new(me, "csrf_token", json_string(csrf));
-    }
-    json_object_set_new(me, "session_id", json_integer(id->session_id));
-    return http_resp_json(resp, 200, me);
+        st = accounts_me(k.c, k.id->user_id, &me);
+    if (st == ST_OK)
+        add_session_fields(req, me);
+    return answer(req, resp, &k, st, 200, me);
 }
 
 static enum st h_me_patch(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
-    struct acc_error e = {0};
-    enum st st = http_req_db(req, &c);
+    struct call k;
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_profile_update(c, &cl, id->user_id, http_req_body(req), &e);
+        st = accounts_profile_update(k.c, &k.cl, k.id->user_id, http_req_body(req), &k.e);
     if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return h_me(req, resp);
+        return fail(req, resp, st, &k.e);
+    /* The edit is committed: answer it even if the profile cannot be read
+     * back (read again once, then 204: done, nothing to show). */
+    if (h_me(req, resp) == ST_OK || h_me(req, resp) == ST_OK)
+        return ST_OK;
+    log_warnf("accounts: profile saved, but could not be read back for the answer");
+    return ST_OK;
 }
 
 static enum st h_sessions(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
+    struct call k;
     json_t *a = NULL;
-    enum st st = http_req_db(req, &c);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_sessions_list(c, id->user_id, id->session_id, &a);
-    if (st != ST_OK)
-        return st;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "sessions", a));
+        st = accounts_sessions_list(k.c, k.id->user_id, k.id->session_id, &a);
+    return answer(req, resp, &k, st, 200, st == ST_OK ? json_pack("{s:o}", "sessions", a) : NULL);
 }
 
 static enum st h_session_delete(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
+    struct call k;
     int64_t sid;
-    enum st st = parse_id(req, &sid);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = http_req_db(req, &c);
+        st = parse_id(req, &sid);
     if (st == ST_OK)
-        st = accounts_session_revoke(c, &cl, id->user_id, sid);
-    if (st != ST_OK)
-        return st;
-    if (sid == id->session_id)
+        st = accounts_session_revoke(k.c, &k.cl, k.id->user_id, sid);
+    if (st == ST_OK && sid == k.id->session_id)
         clear_session_cookie(req, resp);
-    return ST_OK; /* 204 */
+    return answer(req, resp, &k, st, 204, NULL);
 }
 
 static enum st h_devices(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
+    struct call k;
     json_t *a = NULL;
-    enum st st = http_req_db(req, &c);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_devices_list(c, id->user_id, &a);
-    if (st != ST_OK)
-        return st;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "devices", a));
+        st = accounts_devices_list(k.c, k.id->user_id, &a);
+    return answer(req, resp, &k, st, 200, st == ST_OK ? json_pack("{s:o}", "devices", a) : NULL);
 }
 
 static enum st h_device_delete(struct http_req *req, struct http_resp *resp)
 {
-    (void)resp; /* 204 */
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
+    struct call k;
     int64_t did;
-    enum st st = parse_id(req, &did);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = http_req_db(req, &c);
+        st = parse_id(req, &did);
     if (st == ST_OK)
-        st = accounts_device_forget(c, &cl, id->user_id, did);
-    if (st != ST_OK)
-        return st;
-    return ST_OK; /* 204 */
+        st = accounts_device_forget(k.c, &k.cl, k.id->user_id, did);
+    return answer(req, resp, &k, st, 204, NULL);
 }
 
 static enum st h_security_log(struct http_req *req, struct http_resp *resp)
@@ -548,83 +521,55 @@ static enum st h_security_log(struct http_req *req, struct http_resp *resp)
 
 static enum st h_me_codes(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
+    struct call k;
     char attempt[CRYPTO_TOKEN_CHARS + 1];
-    struct acc_error e = {0};
     const char *channel = body_str(req, "channel");
-    enum st st = http_req_db(req, &c);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_me_code_request(c, &cl, id->user_id, channel, attempt, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return http_resp_json(resp, 202,
-                          json_pack("{s:s, s:s, s:s, s:i}", "attempt", attempt, "purpose", "reauth",
-                                    "channel", channel ? channel : "sms", "expires_in_s",
-                                    ACC_OTP_TTL_MS / 1000));
+        st = accounts_me_code_request(k.c, &k.cl, k.id->user_id, channel, attempt, &k.e);
+    return answer(req, resp, &k, st, 202,
+                  st == ST_OK ? attempt_json(attempt, "reauth", channel ? channel : "sms") : NULL);
 }
 
 static enum st h_password(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
+    struct call k;
     struct acc_reauth ra;
-    reauth_of(req, &ra);
     struct acc_session s;
-    struct acc_error e = {0};
-    enum st st = http_req_db(req, &c);
+    reauth_of(req, &ra);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_password_change(c, &cl, id->user_id, id->session_id, &ra,
-                                      body_str(req, "new_password"), &s, &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return signed_in(req, resp, c, &s, NULL, 200);
+        st = accounts_password_change(k.c, &k.cl, k.id->user_id, k.id->session_id, &ra,
+                                      body_str(req, "new_password"), &s, &k.e);
+    return st == ST_OK ? signed_in(req, resp, k.c, &s, NULL, 200) : fail(req, resp, st, &k.e);
 }
 
 static enum st contact_start(struct http_req *req, struct http_resp *resp, bool email)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
+    struct call k;
     struct acc_reauth ra;
-    reauth_of(req, &ra);
     char attempt[CRYPTO_TOKEN_CHARS + 1];
-    struct acc_error e = {0};
-    enum st st = http_req_db(req, &c);
+    reauth_of(req, &ra);
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = email ? accounts_email_start(c, &cl, id->user_id, &ra, body_str(req, "email"), attempt,
-                                          &e)
-                   : accounts_phone_start(c, &cl, id->user_id, &ra, body_str(req, "phone"), attempt,
-                                          &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return http_resp_json(resp, 202,
-                          json_pack("{s:s, s:s, s:i}", "attempt", attempt, "channel",
-                                    email ? "email" : "sms", "expires_in_s",
-                                    ACC_OTP_TTL_MS / 1000));
+        st = email ? accounts_email_start(k.c, &k.cl, k.id->user_id, &ra, body_str(req, "email"),
+                                          attempt, &k.e)
+                   : accounts_phone_start(k.c, &k.cl, k.id->user_id, &ra, body_str(req, "phone"),
+                                          attempt, &k.e);
+    return answer(req, resp, &k, st, 202,
+                  st == ST_OK ? attempt_json(attempt, NULL, email ? "email" : "sms") : NULL);
 }
 
 static enum st contact_verify(struct http_req *req, struct http_resp *resp, bool email)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
-    struct acc_error e = {0};
-    enum st st = http_req_db(req, &c);
+    struct call k;
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = email ? accounts_email_verify(c, &cl, id->user_id, body_str(req, "email"),
-                                           body_str(req, "attempt"), body_str(req, "code"), &e)
-                   : accounts_phone_verify(c, &cl, id->user_id, body_str(req, "phone"),
-                                           body_str(req, "attempt"), body_str(req, "code"), &e);
-    if (st != ST_OK)
-        return fail(req, resp, st, &e);
-    return h_me(req, resp);
+        st = email ? accounts_email_verify(k.c, &k.cl, k.id->user_id, body_str(req, "email"),
+                                           body_str(req, "attempt"), body_str(req, "code"), &k.e)
+                   : accounts_phone_verify(k.c, &k.cl, k.id->user_id, body_str(req, "phone"),
+                                           body_str(req, "attempt"), body_str(req, "code"), &k.e);
+    return st == ST_OK ? h_me(req, resp) : fail(req, resp, st, &k.e);
 }
 
 static enum st h_email(struct http_req *req, struct http_resp *resp)
@@ -646,29 +591,106 @@ static enum st h_phone_verify(struct http_req *req, struct http_resp *resp)
 
 static enum st h_freeze(struct http_req *req, struct http_resp *resp)
 {
-    const struct http_identity *id = http_req_identity(req);
-    struct db_conn *c;
-    struct acc_client cl;
-    client_plain(req, &cl);
-    enum st st = http_req_db(req, &c);
+    struct call k;
+    enum st st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_freeze(c, &cl, id->user_id);
+        st = accounts_freeze(k.c, &k.cl, k.id->user_id);
+    if (st == ST_OK)
+        clear_session_cookie(req, resp);
+    return answer(req, resp, &k, st, 200,
+                  st == ST_OK ? json_pack("{s:s}", "status", "frozen") : NULL);
+}
+
+/* ---------------------------------------------------------------- avatar */
+
+static const char *const AVATAR_TYPES[] = {"image/png", "image/jpeg", "image/webp", NULL};
+
+#define AVATAR_CACHE_S "31536000" /* a year: a tagged URL never changes meaning */
+
+/* Sends a stored avatar with its tag as the ETag. The URL that carries the
+ * current tag (?v=) may be cached for good; any other asks caches to check
+ * again, so a replaced or hidden picture is not served from a stale copy.
+ * scope is "private" (the owner's own URL) or "public". */
+static enum st avatar_send(struct http_req *req, struct http_resp *resp, const struct acc_avatar *a,
+                           const char *scope)
+{
+    char etag[ACC_AVATAR_TAG_CHARS + 3], cache[96];
+    snprintf(etag, sizeof etag, "\"%s\"", a->tag);
+    const char *v = http_req_query(req, "v");
+    if (v && strcmp(v, a->tag) == 0)
+        snprintf(cache, sizeof cache, "%s, max-age=" AVATAR_CACHE_S ", immutable", scope);
+    else
+        snprintf(cache, sizeof cache, "%s, no-cache", scope);
+    const char *inm = http_req_header(req, "If-None-Match");
+    if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0))
+        http_resp_bytes(resp, 304, a->media_type, "", 0);
+    else
+        http_resp_bytes(resp, 200, a->media_type, a->data, a->len);
+    http_resp_header(resp, "ETag", etag);
+    http_resp_header(resp, "Cache-Control", cache);
+    return ST_OK;
+}
+
+static enum st h_avatar_put(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    size_t len = 0;
+    const char *type = NULL;
+    const void *bytes = http_req_raw_body(req, &len, &type);
+    enum st st = call_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_avatar_set(k.c, &k.cl, k.id->user_id, bytes, len, type, &k.e);
+    return st == ST_OK ? h_me(req, resp) : fail(req, resp, st, &k.e);
+}
+
+static enum st h_avatar_delete(struct http_req *req, struct http_resp *resp)
+{
+    struct call k;
+    enum st st = call_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_avatar_delete(k.c, &k.cl, k.id->user_id);
+    return answer(req, resp, &k, st, 204, NULL);
+}
+
+/* The owner's avatar (public or not), or anyone's public one. */
+static enum st avatar_get(struct http_req *req, struct http_resp *resp, int64_t uid, bool mine)
+{
+    struct call k;
+    struct acc_avatar a;
+    enum st st = call_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_avatar_get(k.c, uid, !mine, &a);
     if (st != ST_OK)
         return st;
-    clear_session_cookie(req, resp);
-    return http_resp_json(resp, 200, json_pack("{s:s}", "status", "frozen"));
+    st = avatar_send(req, resp, &a, mine ? "private" : "public");
+    acc_avatar_free(&a);
+    return st;
 }
+
+static enum st h_avatar_mine(struct http_req *req, struct http_resp *resp)
+{
+    return avatar_get(req, resp, http_req_identity(req)->user_id, true);
+}
+
+static enum st h_avatar_public(struct http_req *req, struct http_resp *resp)
+{
+    int64_t uid;
+    enum st st = parse_id(req, &uid);
+    return st == ST_OK ? avatar_get(req, resp, uid, false) : st;
+}
+
+/* ---------------------------------------------------------------- public, staff, test */
 
 static enum st h_user_public(struct http_req *req, struct http_resp *resp)
 {
-    struct db_conn *c;
+    struct call k;
     int64_t uid;
     json_t *o = NULL;
     enum st st = parse_id(req, &uid);
     if (st == ST_OK)
-        st = http_req_db(req, &c);
+        st = call_begin(req, &k);
     if (st == ST_OK)
-        st = accounts_public_profile(c, uid, &o);
+        st = accounts_public_profile(k.c, uid, &o);
     if (st != ST_OK)
         return st;
     return http_resp_json(resp, 200, o);
@@ -681,6 +703,42 @@ static enum st h_staff_session(struct http_req *req, struct http_resp *resp)
                           json_pack("{s:I, s:I, s:o}", "user_id", (json_int_t)id->user_id,
                                     "session_id", (json_int_t)id->session_id, "roles",
                                     accounts_role_names(id->staff_roles)));
+}
+
+/* Who is signed in, for any caller: a visitor (or a session that ended:
+ * its cookie is cleared) is {"signed_in": false}, never a 401, so a page
+ * can ask at start-up without logging a failure. A cookie session also
+ * gets its CSRF token. */
+static enum st h_session(struct http_req *req, struct http_resp *resp)
+{
+    const struct http_identity *id = http_req_identity(req);
+    if (id->user_id == 0) {
+        if (http_req_cookie(req, session_cookie(req)))
+            http_resp_cookie(req, resp, session_cookie(req), "", 0);
+        return http_resp_json(resp, 200, json_pack("{s:b}", "signed_in", false));
+    }
+    struct call k;
+    json_t *user = NULL;
+    enum st st = call_begin(req, &k);
+    if (st == ST_OK)
+        st = accounts_session_user(k.c, id->user_id, id->staff_roles, &user);
+    if (st != ST_OK)
+        return fail(req, resp, st, &k.e);
+    json_t *o = json_pack("{s:b, s:o}", "signed_in", true, "user", user);
+    add_session_fields(req, o);
+    return http_resp_json(resp, 200, o);
+}
+
+static enum st h_test_rate_limits_reset(struct http_req *req, struct http_resp *resp)
+{
+    struct db_conn *c;
+    int64_t cleared = 0;
+    enum st st = http_req_db(req, &c);
+    if (st == ST_OK)
+        st = accounts_rate_limits_reset(c, &cleared);
+    if (st != ST_OK)
+        return st;
+    return http_resp_json(resp, 200, json_pack("{s:I}", "cleared", (json_int_t)cleared));
 }
 
 static enum st h_test_outbox(struct http_req *req, struct http_resp *resp)
@@ -891,7 +949,7 @@ static const struct field_spec profile_body[] = {
      .max = 16,
      .max_items = 8,
      .help = "fields shown on the public profile: gender, signature, company, title, department, "
-             "industry, email"},
+             "industry, email, avatar"},
     {0},
 };
 
@@ -926,6 +984,15 @@ static const struct field_spec log_query[] = {
     {0},
 };
 
+static const struct field_spec avatar_query[] = {
+    {.name = "v",
+     .type = FT_STRING,
+     .min = 1,
+     .max = ACC_AVATAR_TAG_CHARS,
+     .help = "the picture's version tag (from avatar_url): the answer may then be cached for good"},
+    {0},
+};
+
 static const struct field_spec outbox_query[] = {
     {.name = "to", .type = FT_STRING, .required = true, .min = 1, .max = 254, .help = "recipient"},
     {0},
@@ -952,6 +1019,8 @@ static const struct route accounts_routes[] = {
     {"GET", "/api/v1/staff/session", h_staff_session, POLICY_STAFF,
      .roles = STAFF_SUPPORT | STAFF_OPERATIONS | STAFF_COMPLIANCE | STAFF_ADMIN,
      .summary = "The signed-in staff member"},
+    {"GET", "/api/v1/auth/session", h_session, POLICY_PUBLIC,
+     .summary = "Who is signed in: always 200, signed_in false for visitors"},
     {"GET", "/api/v1/me", h_me, POLICY_USER, .summary = "My account"},
     {"PATCH", "/api/v1/me", h_me_patch, POLICY_USER, .body = profile_body,
      .summary = "Edit my profile and choose what is public"},
@@ -977,10 +1046,20 @@ static const struct route accounts_routes[] = {
      .summary = "Confirm the new number with its code"},
     {"POST", "/api/v1/me/freeze", h_freeze, POLICY_USER,
      .summary = "Freeze my account at once (every session ends)"},
+    {"PUT", "/api/v1/me/avatar", h_avatar_put, POLICY_USER, .raw_types = AVATAR_TYPES,
+     .raw_max = ACC_AVATAR_MAX_BYTES,
+     .summary = "Upload my avatar: the image is re-encoded as a 256-pixel square without metadata"},
+    {"GET", "/api/v1/me/avatar", h_avatar_mine, POLICY_USER, .query = avatar_query,
+     .summary = "My avatar, public or not"},
+    {"DELETE", "/api/v1/me/avatar", h_avatar_delete, POLICY_USER, .summary = "Remove my avatar"},
     {"GET", "/api/v1/users/{id}", h_user_public, POLICY_PUBLIC,
      .summary = "A user's public profile"},
+    {"GET", "/api/v1/users/{id}/avatar", h_avatar_public, POLICY_PUBLIC, .query = avatar_query,
+     .summary = "A user's avatar, when they made it public"},
     {"GET", "/api/v1/test/outbox", h_test_outbox, POLICY_TEST_ONLY, .query = outbox_query,
      .summary = "Test mode: messages queued for a recipient"},
+    {"POST", "/api/v1/test/rate-limits/reset", h_test_rate_limits_reset, POLICY_TEST_ONLY,
+     .summary = "Test mode: forget every rate-limit counter"},
 };
 
 void accounts_api_register(void)

@@ -16,19 +16,13 @@ extern struct accounts_options acc_opt;
 
 /* ---------------------------------------------------------------- SQL */
 
-/* Binds are described by a format, one letter a parameter: 'i' int64_t,
- * 't' const char * (NULL binds NULL), 'b' const void *, size_t (NULL binds
- * NULL), 'n' nothing (binds NULL). */
-enum st acc_bindv(struct db_stmt *s, const char *fmt, va_list ap);
-/* Prepares, binds and steps once. *s must be finished with acc_done (also
- * when the call fails: it may be NULL then). */
-enum st acc_query(struct db_conn *c, struct db_stmt **s, bool *row, const char *sql,
-                  const char *fmt, ...);
-/* Runs a statement to its end; *changes (may be NULL) gets the row count. */
-enum st acc_exec(struct db_conn *c, int64_t *changes, const char *sql, const char *fmt, ...);
-/* Runs a statement returning one integer (RETURNING id, COUNT(*)...);
- * ST_NOTFOUND without a row. */
-enum st acc_query_int(struct db_conn *c, int64_t *out, const char *sql, const char *fmt, ...);
+/* Statements bound by a format string: the db layer's helpers (db.h
+ * lists the letters). acc_query's *s must be finished with acc_done (also
+ * when the call fails: it may be NULL then); acc_query_int is ST_NOTFOUND
+ * without a row. */
+#define acc_query     db_queryf
+#define acc_exec      db_execf
+#define acc_query_int db_query_int64f
 void acc_done(struct db_stmt *s);
 /* Commits, or rolls back when s is not ST_OK; returns s or the commit's failure. */
 enum st acc_finish(struct db_conn *c, enum st s);
@@ -63,6 +57,16 @@ enum st acc_user_dk(struct db_conn *c, int64_t user_id, unsigned char dk[CRYPTO_
 /* Decrypts the user's phone and (verified) e-mail; either out may be NULL.
  * Caller frees with free(). A missing e-mail reads as NULL. */
 enum st acc_user_contact(struct db_conn *c, int64_t user_id, char **phone, char **email);
+/* The same from a query on "users u" that selected ACC_CONTACT_COLUMNS
+ * from column col on, so a reader of the user's row needs no second and
+ * third query (GET /me is one SELECT). */
+#define ACC_CONTACT_COLUMNS                                                                        \
+    "(SELECT wrapped_key FROM user_keys WHERE user_id = u.id), u.phone_enc, u.email_enc"
+/* Unwraps user_id's data key selected as column col of s (wipe dk after). */
+enum st acc_dk_from_row(struct db_stmt *s, int col, int64_t user_id,
+                        unsigned char dk[CRYPTO_DATAKEY_BYTES]);
+enum st acc_contact_from_row(struct db_stmt *s, int col, int64_t user_id, char **phone,
+                             char **email);
 /* Seals text for user_id's column into *out (caller frees). */
 enum st acc_seal(const unsigned char dk[CRYPTO_DATAKEY_BYTES], int64_t user_id, const char *column,
                  const char *text, unsigned char **out, size_t *outlen);
@@ -87,6 +91,10 @@ enum st acc_limit_hit(struct db_conn *c, const unsigned char key[CRYPTO_BLIND_BY
                       int64_t window_ms, int64_t limit, int64_t *retry_ms);
 /* Password throttle: ST_RATELIMIT with *retry_ms when the failures counted
  * under key call for waiting (see ACC_PW_*). Reads only. */
+/* Counts one write of kind ("profile", "avatar"...) by user_id in the
+ * current hour; ST_RATELIMIT with err filled (retry, detail) past limit. */
+enum st acc_write_limit(struct db_conn *c, int64_t user_id, const char *kind, int64_t limit,
+                        struct acc_error *err);
 enum st acc_throttle_check(struct db_conn *c, const unsigned char key[CRYPTO_BLIND_BYTES],
                            int64_t free_failures, int64_t max_hour, int64_t *retry_ms);
 enum st acc_throttle_fail(struct db_conn *c, const unsigned char key[CRYPTO_BLIND_BYTES]);
@@ -158,6 +166,17 @@ void acc_device_label(const char *ua, char *out, size_t len);
 enum st acc_signin(struct db_conn *c, const struct acc_client *cl, int64_t user_id,
                    const char *method, bool remember, bool bearer, bool staff,
                    struct acc_session *out);
+
+/* ---------------------------------------------------------------- profile, avatar */
+
+/* True when the JSON list public_fields names field. */
+bool acc_field_public(const char *public_fields, const char *field);
+/* Starts libvips once per process (idempotent, thread-safe). */
+enum st acc_images_init(void);
+/* Turns an uploaded picture into the stored form (see accounts_avatar_set):
+ * *out (caller frees) is the WebP. No database. */
+enum st acc_avatar_process(const void *in, size_t len, const char *declared, unsigned char **out,
+                           size_t *outlen, struct acc_error *err);
 
 /* ---------------------------------------------------------------- messages, audit */
 

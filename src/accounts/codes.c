@@ -247,7 +247,9 @@ enum st accounts_me_code_request(struct db_conn *c, const struct acc_client *cl,
     if (st == ST_OK)
         st = db_begin(c);
     if (st == ST_OK) {
-        st = acc_code_limits(c, cl, bidx, err);
+        st = acc_write_limit(c, user_id, "me-codes", ACC_ME_CODES_PER_HOUR, err);
+        if (st == ST_OK)
+            st = acc_code_limits(c, cl, bidx, err);
         if (st == ST_OK)
             st = acc_code_issue(c, cl, "reauth", bidx, by_email ? "email" : "sms", user_id, to,
                                 "msg.code.reauth", attempt);

@@ -27,12 +27,13 @@ struct accounts_options acc_opt = {
 
 void accounts_options_default(struct accounts_options *o)
 {
-    o->idle_ms = 30LL * 60 * 1000;
-    o->absolute_ms = 12LL * 3600 * 1000;
-    o->remember_idle_ms = 30LL * 86400 * 1000;
-    o->remember_absolute_ms = 90LL * 86400 * 1000;
-    o->staff_idle_ms = 15LL * 60 * 1000;
-    o->staff_absolute_ms = 8LL * 3600 * 1000;
+    const int64_t minute = 60 * 1000, hour = 60 * minute, day = 24 * hour;
+    o->idle_ms = config_int("session_idle_minutes") * minute;
+    o->absolute_ms = config_int("session_absolute_hours") * hour;
+    o->remember_idle_ms = config_int("session_remember_days") * day;
+    o->remember_absolute_ms = config_int("session_remember_absolute_days") * day;
+    o->staff_idle_ms = config_int("staff_session_idle_minutes") * minute;
+    o->staff_absolute_ms = config_int("staff_session_absolute_hours") * hour;
     o->default_cc = "86";
 }
 
@@ -42,108 +43,12 @@ void accounts_configure(const struct accounts_options *o)
     acc_opt = *o;
     snprintf(cc, sizeof cc, "%s", o->default_cc && *o->default_cc ? o->default_cc : "86");
     acc_opt.default_cc = cc;
+    if (acc_images_init() != ST_OK)
+        log_kv(LOG_ERROR, "the image library did not start: avatar uploads will fail",
+               (const char *)NULL);
 }
 
 /* ---------------------------------------------------------------- SQL */
-
-enum st acc_bindv(struct db_stmt *s, const char *fmt, va_list ap)
-{
-    enum st st = ST_OK;
-    int idx = 1;
-    for (const char *f = fmt; f && *f && st == ST_OK; f++, idx++) {
-        switch (*f) {
-        case 'i':
-            st = db_bind_int64(s, idx, va_arg(ap, int64_t));
-            break;
-        case 't': {
-            const char *v = va_arg(ap, const char *);
-            st = v ? db_bind_text(s, idx, v, SIZE_MAX) : db_bind_null(s, idx);
-            break;
-        }
-        case 'b': {
-            const void *v = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            st = v ? db_bind_blob(s, idx, v, n) : db_bind_null(s, idx);
-            break;
-        }
-        case 'n':
-            st = db_bind_null(s, idx);
-            break;
-        default:
-            return ST_INTERNAL;
-        }
-    }
-    return st;
-}
-
-enum st acc_query(struct db_conn *c, struct db_stmt **s, bool *row, const char *sql,
-                  const char *fmt, ...)
-{
-    *s = NULL;
-    *row = false;
-    enum st st = db_prepare(c, sql, s);
-    if (st != ST_OK) {
-        *s = NULL;
-        return st;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    st = acc_bindv(*s, fmt, ap);
-    va_end(ap);
-    if (st == ST_OK)
-        st = db_step(*s, row);
-    return st;
-}
-
-static enum st exec_v(struct db_conn *c, int64_t *changes, const char *sql, const char *fmt,
-                      va_list ap)
-{
-    struct db_stmt *s;
-    enum st st = db_prepare(c, sql, &s);
-    if (st != ST_OK)
-        return st;
-    st = acc_bindv(s, fmt, ap);
-    bool row = true;
-    while (st == ST_OK && row)
-        st = db_step(s, &row);
-    if (st == ST_OK && changes)
-        *changes = db_changes(s);
-    db_stmt_done(s);
-    return st;
-}
-
-enum st acc_exec(struct db_conn *c, int64_t *changes, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    enum st st = exec_v(c, changes, sql, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-enum st acc_query_int(struct db_conn *c, int64_t *out, const char *sql, const char *fmt, ...)
-{
-    struct db_stmt *s;
-    enum st st = db_prepare(c, sql, &s);
-    if (st != ST_OK)
-        return st;
-    va_list ap;
-    va_start(ap, fmt);
-    st = acc_bindv(s, fmt, ap);
-    va_end(ap);
-    bool row = false;
-    if (st == ST_OK)
-        st = db_step(s, &row);
-    if (st == ST_OK && !row)
-        st = ST_NOTFOUND;
-    if (st == ST_OK)
-        *out = db_col_int64(s, 0);
-    /* Run RETURNING statements to their end so the write completes. */
-    while (st == ST_OK && row)
-        st = db_step(s, &row);
-    db_stmt_done(s);
-    return st;
-}
 
 void acc_done(struct db_stmt *s)
 {
@@ -234,25 +139,31 @@ enum st acc_user_by_username(struct db_conn *c, const char *username, int64_t *i
     return st;
 }
 
+enum st acc_dk_from_row(struct db_stmt *s, int col, int64_t user_id,
+                        unsigned char dk[CRYPTO_DATAKEY_BYTES])
+{
+    if (db_col_is_null(s, col))
+        return ST_INTERNAL;
+    size_t n = 0;
+    const void *w = db_col_blob(s, col, &n);
+    enum st st = crypto_datakey_unwrap(user_id, w, n, dk);
+    if (st != ST_OK) {
+        log_kv(LOG_ERROR, "cannot unwrap a user's data key", "status", st_name(st),
+               (const char *)NULL);
+        st = ST_INTERNAL;
+    }
+    return st;
+}
+
 enum st acc_user_dk(struct db_conn *c, int64_t user_id, unsigned char dk[CRYPTO_DATAKEY_BYTES])
 {
     struct db_stmt *s;
     bool row;
     enum st st =
         acc_query(c, &s, &row, "SELECT wrapped_key FROM user_keys WHERE user_id = ?", "i", user_id);
-    if (st == ST_OK && !row)
-        st = ST_NOTFOUND;
-    if (st == ST_OK) {
-        size_t n = 0;
-        const void *w = db_col_blob(s, 0, &n);
-        st = crypto_datakey_unwrap(user_id, w, n, dk);
-        if (st != ST_OK)
-            log_kv(LOG_ERROR, "cannot unwrap a user's data key", "status", st_name(st),
-                   (const char *)NULL);
-    }
+    if (st == ST_OK)
+        st = row ? acc_dk_from_row(s, 0, user_id, dk) : ST_INTERNAL;
     acc_done(s);
-    if (st == ST_NOTFOUND || st == ST_INVALID || st == ST_UNSUPPORTED)
-        st = ST_INTERNAL;
     return st;
 }
 
@@ -273,32 +184,24 @@ static char *open_text(const unsigned char dk[CRYPTO_DATAKEY_BYTES], int64_t uid
     return out;
 }
 
-enum st acc_user_contact(struct db_conn *c, int64_t user_id, char **phone, char **email)
+enum st acc_contact_from_row(struct db_stmt *s, int col, int64_t user_id, char **phone,
+                             char **email)
 {
     if (phone)
         *phone = NULL;
     if (email)
         *email = NULL;
     unsigned char dk[CRYPTO_DATAKEY_BYTES];
-    enum st st = acc_user_dk(c, user_id, dk);
-    if (st != ST_OK)
-        return st;
-    struct db_stmt *s;
-    bool row;
-    st =
-        acc_query(c, &s, &row, "SELECT phone_enc, email_enc FROM users WHERE id = ?", "i", user_id);
-    if (st == ST_OK && !row)
-        st = ST_NOTFOUND;
+    enum st st = acc_dk_from_row(s, col, user_id, dk);
     size_t n;
-    if (st == ST_OK && phone && !db_col_is_null(s, 0)) {
-        const void *b = db_col_blob(s, 0, &n);
+    if (st == ST_OK && phone && !db_col_is_null(s, col + 1)) {
+        const void *b = db_col_blob(s, col + 1, &n);
         *phone = open_text(dk, user_id, "users.phone", b, n, &st);
     }
-    if (st == ST_OK && email && !db_col_is_null(s, 1)) {
-        const void *b = db_col_blob(s, 1, &n);
+    if (st == ST_OK && email && !db_col_is_null(s, col + 2)) {
+        const void *b = db_col_blob(s, col + 2, &n);
         *email = open_text(dk, user_id, "users.email", b, n, &st);
     }
-    acc_done(s);
     sodium_memzero(dk, sizeof dk);
     if (st != ST_OK) {
         if (phone) {
@@ -310,6 +213,20 @@ enum st acc_user_contact(struct db_conn *c, int64_t user_id, char **phone, char 
             *email = NULL;
         }
     }
+    return st;
+}
+
+enum st acc_user_contact(struct db_conn *c, int64_t user_id, char **phone, char **email)
+{
+    struct db_stmt *s;
+    bool row;
+    enum st st = acc_query(
+        c, &s, &row, "SELECT " ACC_CONTACT_COLUMNS " FROM users u WHERE u.id = ?", "i", user_id);
+    if (st == ST_OK && !row)
+        st = ST_NOTFOUND;
+    if (st == ST_OK)
+        st = acc_contact_from_row(s, 0, user_id, phone, email);
+    acc_done(s);
     return st;
 }
 
@@ -473,6 +390,22 @@ enum st acc_limit_hit(struct db_conn *c, const unsigned char key[CRYPTO_BLIND_BY
     return counter_bump(c, key, window_ms);
 }
 
+enum st acc_write_limit(struct db_conn *c, int64_t user_id, const char *kind, int64_t limit,
+                        struct acc_error *err)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)user_id);
+    unsigned char key[CRYPTO_BLIND_BYTES];
+    acc_limit_key(kind, id, key);
+    int64_t retry = 0;
+    enum st st = acc_limit_hit(c, key, ACC_HOUR_MS, limit, &retry);
+    if (st == ST_RATELIMIT && err) {
+        err->retry_after_ms = retry;
+        err->detail = "accounts.writes_limited";
+    }
+    return st;
+}
+
 enum st acc_throttle_check(struct db_conn *c, const unsigned char key[CRYPTO_BLIND_BYTES],
                            int64_t free_failures, int64_t max_hour, int64_t *retry_ms)
 {
@@ -511,6 +444,11 @@ enum st acc_throttle_clear(struct db_conn *c, const unsigned char key[CRYPTO_BLI
 {
     return acc_exec(c, NULL, "DELETE FROM rate_limits WHERE key_hash = ?", "b", key,
                     (size_t)CRYPTO_BLIND_BYTES);
+}
+
+enum st accounts_rate_limits_reset(struct db_conn *c, int64_t *cleared)
+{
+    return acc_exec(c, cleared, "DELETE FROM rate_limits", "");
 }
 
 void acc_pw_keys(int64_t user_id, const char *login_norm, const char *ip,

@@ -243,49 +243,6 @@ static const char *msg_problem(const struct notify_msg *m)
 
 /* ---------------------------------------------------------------- db helpers */
 
-/* Prepares sql, binds the arguments fmt describes ('i' int64_t, 'I'
- * int64_t with 0 bound as NULL, 't' const char * or NULL, 'b' const void *
- * (NULL binds NULL) and size_t), steps it to the end and
- * returns the rows changed in *changes (may be NULL). For statements
- * without result rows, or whose RETURNING id is wanted: *first_id (may be
- * NULL) gets column 0 of the first row. */
-static enum st run(struct db_conn *c, int64_t *changes, int64_t *first_id, const char *sql,
-                   const char *fmt, ...)
-{
-    struct db_stmt *s;
-    enum st st = db_prepare(c, sql, &s);
-    if (st != ST_OK)
-        return st;
-    va_list ap;
-    va_start(ap, fmt);
-    for (int i = 0; fmt[i] && st == ST_OK; i++) {
-        if (fmt[i] == 'i') {
-            st = db_bind_int64(s, i + 1, va_arg(ap, int64_t));
-        } else if (fmt[i] == 'I') {
-            int64_t v = va_arg(ap, int64_t);
-            st = v ? db_bind_int64(s, i + 1, v) : db_bind_null(s, i + 1);
-        } else if (fmt[i] == 't') {
-            const char *t = va_arg(ap, const char *);
-            st = db_bind_text(s, i + 1, t, SIZE_MAX);
-        } else {
-            const void *b = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            st = b ? db_bind_blob(s, i + 1, b, n) : db_bind_null(s, i + 1);
-        }
-    }
-    va_end(ap);
-    bool row = false, first = true;
-    while (st == ST_OK && (st = db_step(s, &row)) == ST_OK && row) {
-        if (first && first_id)
-            *first_id = db_col_int64(s, 0);
-        first = false;
-    }
-    if (st == ST_OK && changes)
-        *changes = db_changes(s);
-    db_stmt_done(s);
-    return st;
-}
-
 static const char *col_text_or_null(struct db_stmt *s, int col)
 {
     return db_col_is_null(s, col) ? NULL : db_col_text(s, col);
@@ -408,12 +365,13 @@ enum st notify_send(struct db_conn *c, const struct notify_msg *m, int64_t *id)
     snprintf(types, sizeof types, "%s,%s", m->channel == NOTIFY_EMAIL ? "email" : "phone",
              m->data_types && *m->data_types ? m->data_types : "message");
     int64_t now = clock_now_ms(), rid = 0;
-    enum st st = run(c, NULL, &rid,
-                     "INSERT INTO outbox (channel, user_id, purpose, template, lang, data_types, "
-                     "status, attempts, next_attempt_at, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING id",
-                     "tIttttii", notify_channel_name(m->channel), m->user_id,
-                     notify_purpose_name(m->purpose), m->template_name, m->lang, types, now, now);
+    enum st st =
+        db_runf(c, NULL, &rid,
+                "INSERT INTO outbox (channel, user_id, purpose, template, lang, data_types, "
+                "status, attempts, next_attempt_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING id",
+                "tIttttii", notify_channel_name(m->channel), m->user_id,
+                notify_purpose_name(m->purpose), m->template_name, m->lang, types, now, now);
     if (st != ST_OK)
         return st;
     if (rid <= 0)
@@ -424,8 +382,8 @@ enum st notify_send(struct db_conn *c, const struct notify_msg *m, int64_t *id)
     if (st != ST_OK)
         return st;
     int64_t changed = 0;
-    st = run(c, &changed, NULL, "UPDATE outbox SET payload = ? WHERE id = ?", "bi", sealed, slen,
-             rid);
+    st = db_execf(c, &changed, "UPDATE outbox SET payload = ? WHERE id = ?", "bi", sealed, slen,
+                  rid);
     xfree(sealed);
     if (st == ST_OK && changed != 1)
         st = ST_INTERNAL;
@@ -606,11 +564,12 @@ enum st notify_disclosure_record(struct db_conn *c, const struct notify_disclosu
     if (!basis)
         return ST_INVALID;
     int64_t rid = 0;
-    enum st st = run(c, NULL, &rid,
-                     "INSERT INTO disclosures (user_id, at, recipient_system, data_types, "
-                     "purpose, legal_basis, reference) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                     "Iittttt", d->user_id, clock_now_ms(), d->recipient_system, d->data_types,
-                     d->purpose, d->legal_basis, d->reference);
+    enum st st =
+        db_runf(c, NULL, &rid,
+                "INSERT INTO disclosures (user_id, at, recipient_system, data_types, "
+                "purpose, legal_basis, reference) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "Iittttt", d->user_id, clock_now_ms(), d->recipient_system, d->data_types,
+                d->purpose, d->legal_basis, d->reference);
     if (st == ST_OK && id)
         *id = rid;
     return st;
@@ -724,29 +683,30 @@ static enum st claim(struct db *db, int max, struct claimed **out, size_t *count
     int64_t now = clock_now_ms(), due = 0, gone = 0, empty = 0;
     /* A read first, so that an idle queue costs no write (and, on SQLite,
      * no write lock) per poll. */
-    st = run(c, NULL, &due,
-             "SELECT id FROM outbox WHERE status IN ('pending', 'sending') "
-             "AND next_attempt_at <= ? LIMIT 1",
-             "i", now);
+    st = db_runf(c, NULL, &due,
+                 "SELECT id FROM outbox WHERE status IN ('pending', 'sending') "
+                 "AND next_attempt_at <= ? LIMIT 1",
+                 "i", now);
     if (st != ST_OK || due == 0) {
         db_release(c);
         return st;
     }
     /* Rows whose lease ran out after their last allowed attempt: a worker
      * died (or lost the database) while delivering them each time. */
-    st = run(c, &gone, NULL,
-             "UPDATE outbox SET status = 'failed', last_error = ? WHERE status = 'sending' "
-             "AND next_attempt_at <= ? AND attempts >= ?",
-             "tii", "delivery interrupted (lease expired) on the last attempt", now,
-             (int64_t)NOTIFY_MAX_ATTEMPTS);
+    st = db_execf(c, &gone,
+                  "UPDATE outbox SET status = 'failed', last_error = ? WHERE status = 'sending' "
+                  "AND next_attempt_at <= ? AND attempts >= ?",
+                  "tii", "delivery interrupted (lease expired) on the last attempt", now,
+                  (int64_t)NOTIFY_MAX_ATTEMPTS);
     /* Rows without content: notify_send called outside a transaction and
      * interrupted between its two statements. Given a lease's time in
      * case that caller is still busy, then set aside. */
     if (st == ST_OK)
-        st = run(c, &empty, NULL,
-                 "UPDATE outbox SET status = 'failed', last_error = ? WHERE status = 'pending' "
-                 "AND payload IS NULL AND created_at <= ?",
-                 "ti", "no content (queued outside a transaction?)", now - NOTIFY_LEASE_MS);
+        st =
+            db_execf(c, &empty,
+                     "UPDATE outbox SET status = 'failed', last_error = ? WHERE status = 'pending' "
+                     "AND payload IS NULL AND created_at <= ?",
+                     "ti", "no content (queued outside a transaction?)", now - NOTIFY_LEASE_MS);
     if (st == ST_OK && gone + empty > 0) {
         char n[24];
         snprintf(n, sizeof n, "%lld", (long long)(gone + empty));
@@ -816,13 +776,13 @@ static void record_sent(struct db *db, const struct claimed *r, const struct not
     if (st == ST_OK) {
         st = db_begin(c);
         if (st == ST_OK)
-            st = run(c, NULL, NULL,
-                     p->keeps_content
-                         ? "UPDATE outbox SET status = 'sent', sent_at = ?, provider = ?, "
-                           "last_error = NULL WHERE id = ?"
-                         : "UPDATE outbox SET status = 'sent', sent_at = ?, provider = ?, "
-                           "last_error = NULL, payload = NULL WHERE id = ?",
-                     "iti", clock_now_ms(), p->name, r->id);
+            st = db_execf(c, NULL,
+                          p->keeps_content
+                              ? "UPDATE outbox SET status = 'sent', sent_at = ?, provider = ?, "
+                                "last_error = NULL WHERE id = ?"
+                              : "UPDATE outbox SET status = 'sent', sent_at = ?, provider = ?, "
+                                "last_error = NULL, payload = NULL WHERE id = ?",
+                          "iti", clock_now_ms(), p->name, r->id);
         char ref[48];
         snprintf(ref, sizeof ref, "outbox:%lld", (long long)r->id);
         struct notify_disclosure d = {
@@ -869,10 +829,11 @@ static void record_failure(struct db *db, const struct claimed *r, const char *p
     struct db_conn *c;
     enum st st = db_acquire(db, &c);
     if (st == ST_OK) {
-        st = run(c, NULL, NULL,
-                 "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, provider = ? "
-                 "WHERE id = ? AND status = 'sending' AND attempts = ?",
-                 "tittii", give_up ? "failed" : "pending", next, e, provider, r->id, r->attempts);
+        st = db_execf(
+            c, NULL,
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, provider = ? "
+            "WHERE id = ? AND status = 'sending' AND attempts = ?",
+            "tittii", give_up ? "failed" : "pending", next, e, provider, r->id, r->attempts);
         db_release(c);
     }
     char idt[24], att[24], in[24];
@@ -890,10 +851,10 @@ static void record_cancelled(struct db *db, const struct claimed *r)
     struct db_conn *c;
     if (db_acquire(db, &c) != ST_OK)
         return; /* the lease runs out and the next claim asks again */
-    run(c, NULL, NULL,
-        "UPDATE outbox SET status = 'cancelled', payload = NULL, last_error = ? "
-        "WHERE id = ? AND status = 'sending' AND attempts = ?",
-        "tii", "marketing consent withdrawn", r->id, r->attempts);
+    db_execf(c, NULL,
+             "UPDATE outbox SET status = 'cancelled', payload = NULL, last_error = ? "
+             "WHERE id = ? AND status = 'sending' AND attempts = ?",
+             "tii", "marketing consent withdrawn", r->id, r->attempts);
     db_release(c);
 }
 
@@ -1188,13 +1149,13 @@ enum st notify_requeue(struct db *db, int64_t id)
     if (st != ST_OK)
         return st;
     int64_t changed = 0, found = 0;
-    st = run(c, &changed, NULL,
-             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-             "last_error = NULL WHERE id = ? AND status IN ('failed', 'cancelled') "
-             "AND payload IS NOT NULL",
-             "ii", clock_now_ms(), id);
+    st = db_execf(c, &changed,
+                  "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                  "last_error = NULL WHERE id = ? AND status IN ('failed', 'cancelled') "
+                  "AND payload IS NOT NULL",
+                  "ii", clock_now_ms(), id);
     if (st == ST_OK && changed == 0) {
-        st = run(c, NULL, &found, "SELECT id FROM outbox WHERE id = ?", "i", id);
+        st = db_runf(c, NULL, &found, "SELECT id FROM outbox WHERE id = ?", "i", id);
         if (st == ST_OK)
             st = found ? ST_CONFLICT : ST_NOTFOUND;
     }
@@ -1212,10 +1173,10 @@ enum st notify_purge(struct db *db, int64_t before_ms, int64_t *deleted)
     enum st st = db_acquire(db, &c);
     if (st != ST_OK)
         return st;
-    st = run(c, deleted, NULL,
-             "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'cancelled') "
-             "AND created_at < ?",
-             "i", before_ms);
+    st = db_execf(c, deleted,
+                  "DELETE FROM outbox WHERE status IN ('sent', 'failed', 'cancelled') "
+                  "AND created_at < ?",
+                  "i", before_ms);
     db_release(c);
     return st;
 }
@@ -1224,10 +1185,10 @@ enum st notify_forget_user(struct db_conn *c, int64_t user_id)
 {
     if (user_id <= 0)
         return ST_INVALID;
-    enum st st = run(c, NULL, NULL, "DELETE FROM outbox WHERE user_id = ?", "i", user_id);
+    enum st st = db_execf(c, NULL, "DELETE FROM outbox WHERE user_id = ?", "i", user_id);
     if (st == ST_OK)
-        st = run(c, NULL, NULL, "UPDATE disclosures SET user_id = NULL WHERE user_id = ?", "i",
-                 user_id);
+        st = db_execf(c, NULL, "UPDATE disclosures SET user_id = NULL WHERE user_id = ?", "i",
+                      user_id);
     return st;
 }
 

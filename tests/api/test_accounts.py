@@ -59,8 +59,15 @@ def db_write(t, sql, database=None):
 
 def fresh(t):
     """Every test starts with no rate-limit counters and the real clock."""
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
     set_clock(t, 0)
+
+
+def reset_limits(t, http=None):
+    """Forgets every rate-limit counter (test-mode route); returns how many there were."""
+    r = (http or t.http).post_json("/api/v1/test/rate-limits/reset", {})
+    eq(r.status, 200, f"resetting the rate limits ({r!r})")
+    return r.json()["cleared"]
 
 
 def set_clock(t, offset_ms, http=None):
@@ -317,7 +324,7 @@ def test_code_requests_answer_the_same_for_registered_and_unknown_targets(t):
             eq(sorted(a.headers.get_all("Set-Cookie")), sorted(b.headers.get_all("Set-Cookie")),
                f"{purpose}/{key} cookies")
             check(len(a.json()["attempt"]) == len(b.json()["attempt"]), "attempt tokens alike")
-        db_write(t, "DELETE FROM rate_limits")
+        reset_limits(t)
     # Only the registered number got messages (login/reset/unfreeze go to accounts only).
     check(not [m for m in outbox(t, e164(unknown_phone)) if m["template"] != "otp.register"],
           "no sign-in or reset code went to an unknown number")
@@ -344,7 +351,7 @@ def test_password_failures_answer_the_same_and_cost_the_same(t):
                               {"login": new_phone(), "password": "wrong pass 1"},
                               headers={"Accept-Language": lang})
         eq(assert_problem(r, 401)["detail"], want, f"detail in {lang}")
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
     # Unknown accounts still pay for one Argon2id verification.
     known, unknown = [], []
     for _ in range(3):
@@ -483,7 +490,7 @@ def test_codes_are_single_use_and_bound_to_purpose_and_attempt(t):
        200, "first use")
     assert_problem(Client(t).post("/api/v1/auth/login/verify",
                                   {"attempt": attempt, "code": code}), 401)
-    db_write(t, "DELETE FROM rate_limits")  # five codes an hour per number
+    reset_limits(t)  # five codes an hour per number
     # Bound to the purpose: a reset code does not sign in, a login code does not register.
     attempt = request_code(t, "reset", phone=phone)
     code = last_code(t, e164(phone))
@@ -495,7 +502,7 @@ def test_codes_are_single_use_and_bound_to_purpose_and_attempt(t):
                                   {"phone": phone, "attempt": attempt, "code": code}), 401)
     assert_problem(Client(t).post("/api/v1/auth/unfreeze",
                                   {"attempt": attempt, "code": code}), 401)
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
     # Bound to the attempt: the right code under another attempt token fails.
     a1 = request_code(t, "login", phone=phone)
     c1 = last_code(t, e164(phone))
@@ -543,7 +550,7 @@ def test_five_wrong_guesses_kill_the_attempt(t):
 def test_code_sending_is_limited_per_target_and_per_address(t):
     fresh(t)
     _, phone = register(t)
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
     for target in (phone, new_phone()):  # the same for registered and unknown numbers
         for i in range(5):
             eq(Client(t).post("/api/v1/auth/codes", {"purpose": "login", "phone": target}).status,
@@ -554,7 +561,7 @@ def test_code_sending_is_limited_per_target_and_per_address(t):
         check(0 < ra <= 3600, f"Retry-After {r.header('Retry-After')!r}")
         check(str(ra) in p["detail"], f"detail names the wait: {p['detail']!r}")
     # Per address: 20 codes an hour from one address, whatever the targets.
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
     for i in range(20):
         eq(Client(t).post("/api/v1/auth/codes",
                           {"purpose": "register", "phone": new_phone()}).status, 202,
@@ -562,7 +569,7 @@ def test_code_sending_is_limited_per_target_and_per_address(t):
     r = Client(t).post("/api/v1/auth/codes", {"purpose": "register", "phone": new_phone()})
     assert_problem(r, 429, "rate-limited")
     check(r.header("Retry-After"), "Retry-After on the per-address limit")
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
 
 
 # ---------------------------------------------------------------- throttling
@@ -635,7 +642,7 @@ def test_password_guessing_is_throttled_per_address(t):
     r = Client(t).post("/api/v1/auth/login", {"login": new_phone(), "password": "spray pass 1"})
     assert_problem(r, 429, "rate-limited")
     check(r.header("Retry-After"), "Retry-After")
-    db_write(t, "DELETE FROM rate_limits")
+    reset_limits(t)
 
 
 # ---------------------------------------------------------------- sessions
@@ -670,6 +677,118 @@ def test_session_idle_and_absolute_timeouts(t):
     finally:
         set_clock(t, 0)
     check(r, "client")
+
+
+def test_session_lifetimes_come_from_the_configuration(t):
+    env = {"ENTREPOT_SESSION_IDLE_MINUTES": "5", "ENTREPOT_SESSION_ABSOLUTE_HOURS": "1",
+           "ENTREPOT_SESSION_REMEMBER_DAYS": "2", "ENTREPOT_SESSION_REMEMBER_ABSOLUTE_DAYS": "3"}
+    srv = t.start_server(env=env)
+    h = srv.http()
+    fresh(t)
+    minute, day = 60 * 1000, 86400 * 1000
+    try:
+        c, phone = register(t, client=Client(t, http=h))
+        r = login(c, phone, expect=200)
+        s = r.json()["session"]
+        eq(s["idle_timeout_s"], 300, "idle timeout from session_idle_minutes")
+        now = set_clock(t, 0, http=h)
+        check(abs(s["expires_at"] - now - 3600 * 1000) < 60 * 1000,
+              f"absolute expiry from session_absolute_hours: {s['expires_at'] - now} ms")
+        # Idle: 5 minutes.
+        set_clock(t, 4 * minute, http=h)
+        eq(c.get("/api/v1/me").status, 200, "4 minutes idle")
+        set_clock(t, 10 * minute, http=h)
+        eq(c.get("/api/v1/me").status, 401, "6 minutes idle")
+        # Absolute: one hour, however active.
+        set_clock(t, 0, http=h)
+        login(c, phone, expect=200)
+        for m in range(4, 60, 4):
+            set_clock(t, m * minute, http=h)
+            eq(c.get("/api/v1/me").status, 200, f"active after {m} minutes")
+        set_clock(t, 61 * minute, http=h)
+        eq(c.get("/api/v1/me").status, 401, "past the one-hour absolute timeout")
+        # Remember-me: 2 days idle, 3 days in all; the cookie lives as long.
+        set_clock(t, 0, http=h)
+        r = login(c, phone, expect=200, remember=True)
+        eq(r.json()["session"]["idle_timeout_s"], 2 * 86400, "remember-me idle timeout")
+        ck = [x for x in r.headers.get_all("Set-Cookie") if x.startswith("entrepot_session=")]
+        age = int(re.search(r"Max-Age=(\d+)", ck[0]).group(1))
+        check(abs(age - 3 * 86400) < 120, f"remembered cookie Max-Age {age}")
+        for d in (1, 2):
+            set_clock(t, d * day, http=h)
+            eq(c.get("/api/v1/me").status, 200, f"remembered session, active, day {d}")
+        set_clock(t, 3 * day + minute, http=h)
+        eq(c.get("/api/v1/me").status, 401, "remembered session past 3 days")
+        set_clock(t, 0, http=h)
+        login(c, phone, expect=200, remember=True)
+        set_clock(t, 2 * day + minute, http=h)
+        eq(c.get("/api/v1/me").status, 401, "remembered session after 2 idle days")
+    finally:
+        set_clock(t, 0, http=h)
+    # An idle timeout longer than the whole session is refused at start-up.
+    p = t.run_bin(["config", "check"], env={"ENTREPOT_SESSION_IDLE_MINUTES": "120",
+                                            "ENTREPOT_SESSION_ABSOLUTE_HOURS": "1"})
+    eq(p.returncode, 2, f"config check with idle > absolute ({p.stdout[-200:]} {p.stderr})")
+    check("idle timeout" in p.stderr, f"config check explains: {p.stderr!r}")
+    p = t.run_bin(["config", "check"], env={"ENTREPOT_SESSION_IDLE_MINUTES": "0"})
+    eq(p.returncode, 2, "an idle timeout of 0 minutes is refused")
+
+
+def test_session_route_answers_visitors_and_members_without_401(t):
+    fresh(t)
+    r = Client(t).get("/api/v1/auth/session")
+    eq((r.status, r.json()), (200, {"signed_in": False}), f"a visitor ({r!r})")
+    check(not r.headers.get_all("Set-Cookie"), "no cookie for a visitor")
+    c, phone = register(t, display_name="Wang Fang")
+    r = c.get("/api/v1/auth/session")
+    eq(r.status, 200, f"a member ({r!r})")
+    j = r.json()
+    eq(j["signed_in"], True, "signed in")
+    eq(j["user"]["id"], c.user["id"], "the member's id")
+    eq(j["user"]["display_name"], "Wang Fang", "display name")
+    check("lang" in j["user"] and "staff_roles" not in j["user"], f"user: {j['user']!r}")
+    eq(j["csrf_token"], c.csrf, "the session's CSRF token, for a page that reloaded")
+    check(phone not in r.text and "phone" not in j["user"], "no contact data in it")
+    eq(j["session_id"], c.get("/api/v1/me").json()["session_id"], "this session")
+    # The token it gives is the one unsafe requests need.
+    c.csrf = None
+    assert_problem(c.post("/api/v1/me/freeze"), 403, "csrf")
+    c.csrf = j["csrf_token"]
+    # An app's bearer session: no CSRF token, none needed.
+    app = Client(t, app=True, ua=UA_PHONE)
+    login_with_code(t, app, phone)
+    j = app.get("/api/v1/auth/session").json()
+    check(j["signed_in"] and "csrf_token" not in j, f"an app session: {j!r}")
+    r = Client(t).request("GET", "/api/v1/auth/session",
+                          headers={"Authorization": "Bearer " + "A" * 43})
+    eq((r.status, r.json()), (200, {"signed_in": False}), "an unknown bearer token")
+    # A session that ended: still 200, and the dead cookie is cleared.
+    token = c.session_token()
+    eq(c.post("/api/v1/auth/logout").status, 204, "sign-out")
+    r = t.http.get("/api/v1/auth/session", headers={"Cookie": f"entrepot_session={token}"})
+    eq((r.status, r.json()), (200, {"signed_in": False}), f"after sign-out ({r!r})")
+    check(any(x.startswith("entrepot_session=;") and "Max-Age=0" in x
+              for x in r.headers.get_all("Set-Cookie")), "the dead cookie is cleared")
+
+
+def test_rate_limit_reset_route_exists_only_in_test_mode(t):
+    fresh(t)
+    target = new_phone()
+    for i in range(5):
+        eq(Client(t).post("/api/v1/auth/codes", {"purpose": "login", "phone": target}).status,
+           202, f"code {i + 1}")
+    assert_problem(Client(t).post("/api/v1/auth/codes", {"purpose": "login", "phone": target}),
+                   429, "rate-limited")
+    check(reset_limits(t) >= 2, "the counters of the number and of the address were there")
+    eq(Client(t).post("/api/v1/auth/codes", {"purpose": "login", "phone": target}).status, 202,
+       "a code again after the reset")
+    eq(reset_limits(t), 2, "only the two counters that request made")
+    srv = t.start_server(test_mode=False)
+    h = srv.http()
+    r = h.post_json("/api/v1/test/rate-limits/reset", {})
+    assert_problem(r, 404, "not-found", "/api/v1/test/rate-limits/reset")
+    r = h.get("/api/v1/auth/session")
+    eq((r.status, r.json()), (200, {"signed_in": False}), "the session route is not test-only")
 
 
 def test_logout_ends_the_session_on_the_server(t):
@@ -986,38 +1105,162 @@ def test_every_route_declares_a_policy(t):
             eq(r["policy"], "staff", f"{r['method']} {r['path']} is for staff")
 
 
-# Routes that show an object to anyone by design, and what must never leak.
-PUBLIC_BY_ID = {("GET", "/api/v1/users/{id}")}
+# Id-taking routes that are NOT scoped to an owner: anyone (or any member)
+# may use them on anyone's object, by design. Every other id-taking route is
+# owner-, moderator- or staff-scoped and must refuse another user with 403
+# or 404. A new id-taking route is owner-scoped until it is listed here with
+# its reason: the test below tries it as another user and fails otherwise.
+PUBLIC_OBJECT_ROUTES = {
+    ("GET", "/api/v1/users/{id}"): "public profile: only what the user made public",
+    ("GET", "/api/v1/users/{id}/avatar"): "shown only when the user made it public",
+    ("POST", "/api/v1/users/{id}/follow"): "the caller's own follow of a member",
+    ("DELETE", "/api/v1/users/{id}/follow"): "the caller's own follow of a member",
+    ("GET", "/api/v1/boards/{slug}"): "boards are public",
+    ("GET", "/api/v1/boards/{slug}/topics"): "boards are public",
+    ("GET", "/api/v1/boards/{slug}/moderators"): "who moderates a board is public",
+    ("POST", "/api/v1/boards/{slug}/topics"): "any member may post in a board",
+    ("POST", "/api/v1/boards/{slug}/follow"): "the caller's own follow of a board",
+    ("DELETE", "/api/v1/boards/{slug}/follow"): "the caller's own follow of a board",
+    ("GET", "/api/v1/topics/{id}"): "topics are public",
+    ("POST", "/api/v1/topics/{id}/posts"): "any member may reply",
+    ("POST", "/api/v1/topics/{id}/favourite"): "the caller's own favourites",
+    ("DELETE", "/api/v1/topics/{id}/favourite"): "the caller's own favourites",
+    ("GET", "/api/v1/posts/{id}/revisions"): "a public post's edit history is public",
+    ("GET", "/api/v1/posts/{id}/source"): "a public post's Markdown, for quoting",
+    ("POST", "/api/v1/posts/{id}/reports"): "any member may report a post",
+    ("POST", "/api/v1/posts/{id}/like"): "the caller's own like",
+    ("DELETE", "/api/v1/posts/{id}/like"): "the caller's own like",
+    ("GET", "/api/v1/policies/{id}"): "published policy texts are public",
+    ("GET", "/api/v1/me/privacy/purposes/{purpose}"): "the caller's own switch; names a purpose",
+    ("PUT", "/api/v1/me/privacy/purposes/{purpose}"): "the caller's own switch; names a purpose",
+    ("PUT", "/api/v1/me/verification/photos/{side}"):
+        "the caller's own verification; {side} is front or back",
+}
+
+# Problems that answer before the ownership check: a 403 of these kinds
+# would make the test pass without testing anything.
+HOLLOW_403 = ("urn:entrepot:problem:csrf", "urn:entrepot:problem:consent-required")
+
+# Declared values the layer accepts but a handler may not ("lock, unlock,
+# hide or..."): a choice list in a field's help gives its first choice.
+CHOICE_HELP = re.compile(r"^([a-z_]+)(?:, | or | \()")
+
+
+def _valid_value(f, owner_id):
+    """A value of the declared field f that the layer's validation accepts."""
+    if f["name"] == "user_id":
+        return owner_id
+    if f["name"] == "until":
+        return int(time.time() * 1000) + 86400 * 1000
+    if f["type"] == "integer":
+        return max(f["min"], 1)
+    if f["type"] == "boolean":
+        return True
+    if f["type"] == "object":
+        return {}
+    m = CHOICE_HELP.match(f.get("help") or "")
+    text = m.group(1) if m else "idor check"
+    text = (text + "x" * f["min"])[:max(f["min"], len(text))][:f["max"]]
+    return [text] if f["type"] == "array" else text
+
+
+def _valid_body(r, owner_id):
+    if r["body"] is None:
+        return None
+    return {f["name"]: _valid_value(f, owner_id) for f in r["body"]
+            if f["required"] or f["type"] != "array"}
+
+
+def _valid_query(r, owner_id):
+    q = {f["name"]: _valid_value(f, owner_id) for f in r["params"] if f["required"]}
+    return "?" + urllib.parse.urlencode(q) if q else ""
 
 
 def test_id_taking_routes_refuse_other_users(t):
+    from test_community import new_board, reply, staff, topic  # noqa: circular at load time
     fresh(t)
     a, phone_a = register(t)
     other = Client(t, ua=UA_PHONE)
     login_with_code(t, other, phone_a)
     email_a = new_email()
     _add_email(t, a, email_a)
-    ids = {a.user["id"]}
-    ids |= {s["id"] for s in a.get("/api/v1/me/sessions").json()["sessions"]}
-    ids |= {d["id"] for d in a.get("/api/v1/me/devices").json()["devices"]}
+    s = staff(t)
+    slug = new_board(t, s)["slug"]
+    # What A owns, by kind: each kind must keep at least one id below.
+    tp = topic(a, slug)
+    mine = {
+        "user": {a.user["id"]},
+        "session": {x["id"] for x in a.get("/api/v1/me/sessions").json()["sessions"]},
+        "device": {x["id"] for x in a.get("/api/v1/me/devices").json()["devices"]},
+        "topic": {tp["topic"]["id"]},
+        "post": {tp["first_post"]["id"], reply(a, tp["topic"]["id"])["id"]},
+    }
+    theirs = topic(s, slug)["first_post"]["id"]
+    r = a.post(f"/api/v1/posts/{theirs}/reports", {"reason": "spam"})
+    eq(r.status, 201, f"A's report ({r!r})")
+    mine["report"] = {r.json()["id"]}
+    eq(s.post(f"/api/v1/users/{a.user['id']}/follow").status, 204, "a follower: a notice to A")
+    mine["notice"] = {n["id"] for n in a.get("/api/v1/me/inbox").json()["items"]}
+    r = a.post("/api/v1/me/export")
+    eq(r.status, 202, f"A's export ({r!r})")
+    mine["export"] = {r.json()["export"]["id"]}
     b, _ = register(t, client=Client(t, ua=UA_PHONE))
-    routes = [r for r in _routes(t) if "{" in r["path"] and not r["test_only"]]
-    check(routes, "there are id-taking routes")
+    # Ids that are also B's own objects would test nothing (B may end its own session).
+    bs = {b.user["id"]} | {x["id"] for x in b.get("/api/v1/me/sessions").json()["sessions"]} \
+        | {x["id"] for x in b.get("/api/v1/me/devices").json()["devices"]}
+    for kind in mine:
+        mine[kind] -= bs
+        check(mine[kind], f"A owns a {kind} whose id is not one of B's")
+    values = {"id": sorted(set().union(*mine.values())), "slug": [slug], "lang": ["fr"],
+              "side": ["front"]}
+
+    routes = [r for r in _routes(t) if "{" in r["path"]]
+    stale = set(PUBLIC_OBJECT_ROUTES) - {(r["method"], r["path"]) for r in routes}
+    check(not stale, f"PUBLIC_OBJECT_ROUTES names routes that no longer exist: {stale}")
+    owner_scoped = 0
     for r in routes:
-        for obj in sorted(ids):
-            path = re.sub(r"\{[^}]+\}", str(obj), r["path"])
-            body = {} if r["body"] is not None else None
-            resp = b.request(r["method"], path, body)
-            if (r["method"], r["path"]) in PUBLIC_BY_ID:
-                check(resp.status in (200, 404), f"{r['method']} {path}: {resp.status}")
+        key = (r["method"], r["path"])
+        check(not r["test_only"], f"{key}: test-only routes take no ids")
+        if key in PUBLIC_OBJECT_ROUTES:
+            if r["method"] != "GET":
+                continue  # acting on a public object as oneself: nothing of A's to reach
+            for obj in values["id"]:
+                path = re.sub(r"\{id\}", str(obj), r["path"]).replace("{slug}", slug)
+                if "{" in path:
+                    continue  # named, not numbered: the caller's own record
+                resp = b.get(path + _valid_query(r, a.user["id"]))
+                check(resp.status in (200, 404), f"{key} {path}: {resp.status}")
                 check(phone_a not in resp.text and email_a not in resp.text,
-                      f"{r['method']} {path} leaks contact data")
-                continue
+                      f"{path} leaks A's contact data")
+            continue
+        owner_scoped += 1
+        names = re.findall(r"\{([^}]+)\}", r["path"])
+        missing = [n for n in names if n not in values]
+        check(not missing, f"{key}: no values for {missing}; owner-scoped, or list it in "
+                           f"PUBLIC_OBJECT_ROUTES with its reason")
+        combos = [{}]
+        for n in names:
+            combos = [dict(c, **{n: v}) for c in combos for v in values[n]]
+        body = _valid_body(r, a.user["id"])
+        for combo in combos:
+            path = re.sub(r"\{([^}]+)\}", lambda m: str(combo[m.group(1)]), r["path"])
+            resp = b.request(r["method"], path + _valid_query(r, a.user["id"]), body)
             check(resp.status in (403, 404),
-                  f"{r['method']} {path} as another user answered {resp.status}")
+                  f"{r['method']} {path} as another user answered {resp.status}: "
+                  f"{resp.text[:200]} (owner-scoped; if it acts on a public object, list it "
+                  f"in PUBLIC_OBJECT_ROUTES with its reason)")
+            if resp.status == 403:
+                check(resp.json().get("type") not in HOLLOW_403,
+                      f"{r['method']} {path}: {resp.json().get('type')} answered first")
+    check(owner_scoped >= 20, f"only {owner_scoped} owner-scoped id routes were tried")
+    eq(b.get("/api/v1/me").status, 200, "B's own session survived the probe")
     eq(a.get("/api/v1/me").status, 200, "the owner's session survived")
     eq(other.get("/api/v1/me").status, 200, "the owner's other session survived")
     eq(len(a.get("/api/v1/me/devices").json()["devices"]), 2, "the owner's devices survived")
+    r = Client(t).get(f"/api/v1/topics/{tp['topic']['id']}")
+    eq(r.status, 200, "the owner's topic survived")
+    check(r.json()["first_post"]["body_html"], "and was not edited away")
+    eq(len(a.get("/api/v1/me/exports").json()["exports"]), 1, "the owner's export survived")
 
 
 # ---------------------------------------------------------------- staff
@@ -1062,6 +1305,8 @@ def test_create_admin_and_staff_sign_in_with_totp(t):
         s = staff.get("/api/v1/staff/session")
         eq(s.status, 200, f"staff route ({s!r})")
         eq(s.json()["roles"], ["administrator"], "roles")
+        s = staff.get("/api/v1/auth/session").json()
+        eq(s["user"]["staff_roles"], ["administrator"], "the session route names the roles")
         # The same code again is a replay.
         r = Client(t).post("/api/v1/staff/login", {"login": phone, "password": PASSWORD,
                                                    "totp": code})

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <regex.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,14 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <vips/vips.h>
+
 #include "accounts/accounts_int.h"
+#include "fixture.h"
 
 struct fx {
-    struct db *db;
+    FX_DB_FIELDS;
     struct db_conn *c;
-    enum db_kind kind;
-    char dir[64];
-    char url[512];
 };
 
 static const struct acc_client CLIENT = {
@@ -34,59 +33,29 @@ static const struct acc_client CLIENT = {
 
 /* ---------------------------------------------------------------- fixtures */
 
-static int setup_common(void **state, struct fx *f)
+static int setup_kind(void **state, enum db_kind kind)
 {
-    char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_accounts.XXXXXX");
-    if (!mkdtemp(f->dir))
+    struct fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
+    *state = f;
+    if (FX_OPEN(f, "accounts", 4, true) != 0 || db_acquire(f->db, &f->c) != ST_OK)
         return -1;
-    if (f->kind == DB_SQLITE)
-        snprintf(f->url, sizeof f->url, "sqlite:%s/t.db", f->dir);
-    if (db_open(f->url, 4, &f->db, err, sizeof err) != ST_OK) {
-        print_error("db_open: %s\n", err);
-        return -1;
-    }
-    if (f->kind == DB_POSTGRES) {
-        struct db_conn *c;
-        if (db_acquire(f->db, &c) != ST_OK ||
-            db_exec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != ST_OK)
-            return -1;
-        db_release(c);
-    }
-    if (db_migrate(f->db, NULL) != ST_OK || db_acquire(f->db, &f->c) != ST_OK) {
-        print_error("db_migrate failed\n");
-        return -1;
-    }
     unsigned char key[MASTER_KEY_BYTES];
     randombytes_buf(key, sizeof key);
     if (crypto_init(key, 1) != ST_OK)
         return -1;
     clock_set_offset_ms(0);
-    *state = f;
     return 0;
 }
 
 static int setup_sqlite(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_SQLITE;
-    return setup_common(state, f);
+    return setup_kind(state, DB_SQLITE);
 }
 
 static int setup_pg(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_POSTGRES;
-    snprintf(f->url, sizeof f->url, "%s", getenv("ENTREPOT_TEST_PG_URL"));
-    return setup_common(state, f);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return setup_kind(state, DB_POSTGRES);
 }
 
 static int teardown(void **state)
@@ -97,8 +66,7 @@ static int teardown(void **state)
     clock_set_offset_ms(0);
     if (f->c)
         db_release(f->c);
-    db_close(f->db);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    FX_CLOSE(f);
     free(f);
     return 0;
 }
@@ -217,6 +185,24 @@ static void test_limit_hit(void **state)
     assert_int_equal(n, 2);
     clock_set_offset_ms(60001);
     assert_int_equal(acc_limit_hit(f->c, k, 60000, 3, &retry), ST_OK);
+}
+
+static void test_write_limit(void **state)
+{
+    struct fx *f = *state;
+    struct acc_error e = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(acc_write_limit(f->c, 7, "profile", 3, &e), ST_OK);
+    assert_int_equal(acc_write_limit(f->c, 7, "profile", 3, &e), ST_RATELIMIT);
+    assert_in_range(e.retry_after_ms, ACC_HOUR_MS - 5000, ACC_HOUR_MS);
+    assert_string_equal(e.detail, "accounts.writes_limited");
+    /* Per user and per kind. */
+    struct acc_error e2 = {0};
+    assert_int_equal(acc_write_limit(f->c, 8, "profile", 3, &e2), ST_OK);
+    assert_int_equal(acc_write_limit(f->c, 7, "avatar", 3, &e2), ST_OK);
+    assert_int_equal(e2.retry_after_ms, 0);
+    clock_set_offset_ms(ACC_HOUR_MS + 1);
+    assert_int_equal(acc_write_limit(f->c, 7, "profile", 3, &e2), ST_OK);
 }
 
 static void test_throttle(void **state)
@@ -398,8 +384,146 @@ static void test_sessions_and_csrf(void **state)
     assert_int_equal(accounts_session_check(f->c, s.token, false, &id), ST_UNAUTHORIZED);
 }
 
+/* ---------------------------------------------------------------- avatars */
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* A PNG signature and IHDR announcing w x h, then an empty IDAT and IEND:
+ * enough for a header reader, nothing to decode. */
+static size_t png_header(unsigned char *out, uint32_t w, uint32_t h)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    memcpy(out, sig, 8);
+    put32(out + 8, 13);
+    memcpy(out + 12, "IHDR", 4);
+    put32(out + 16, w);
+    put32(out + 20, h);
+    memcpy(out + 24, "\x08\x00\x00\x00\x00", 5); /* 8-bit grey */
+    put32(out + 29, crc32_of(out + 12, 17));
+    static const unsigned char tail[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e,
+                                         0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(out + 33, tail, sizeof tail);
+    return 33 + sizeof tail;
+}
+
+/* True when the WebP file has a chunk called name. */
+static bool webp_has_chunk(const unsigned char *b, size_t n, const char *name)
+{
+    for (size_t i = 12; i + 8 <= n;) {
+        size_t size = (size_t)b[i + 4] | (size_t)b[i + 5] << 8 | (size_t)b[i + 6] << 16 |
+                      (size_t)b[i + 7] << 24;
+        if (memcmp(b + i, name, 4) == 0)
+            return true;
+        i += 8 + size + (size & 1);
+    }
+    return false;
+}
+
+static void test_avatar_process(void **state)
+{
+    (void)state;
+    assert_int_equal(acc_images_init(), ST_OK);
+    /* A 600 x 300 JPEG made by libvips, with an EXIF block it writes. */
+    VipsImage *black = NULL, *img = NULL;
+    assert_int_equal(vips_black(&black, 600, 300, "bands", 3, NULL), 0);
+    assert_int_equal(vips_linear1(black, &img, 1.0, 90.0, NULL), 0);
+    g_object_unref(black);
+    void *jpg = NULL;
+    size_t jlen = 0;
+    assert_int_equal(vips_jpegsave_buffer(img, &jpg, &jlen, NULL), 0);
+    g_object_unref(img);
+    unsigned char *out = NULL;
+    size_t olen = 0;
+    struct acc_error e = {0};
+    assert_int_equal(acc_avatar_process(jpg, jlen, "image/jpeg", &out, &olen, &e), ST_OK);
+    assert_true(olen > 20 && memcmp(out, "RIFF", 4) == 0 && memcmp(out + 8, "WEBP", 4) == 0);
+    assert_int_equal((size_t)out[4] | (size_t)out[5] << 8 | (size_t)out[6] << 16, olen - 8);
+    assert_false(webp_has_chunk(out, olen, "EXIF"));
+    assert_false(webp_has_chunk(out, olen, "XMP "));
+    assert_false(webp_has_chunk(out, olen, "ICCP"));
+    VipsImage *back = vips_image_new_from_buffer(out, olen, "", NULL);
+    assert_non_null(back);
+    assert_int_equal(vips_image_get_width(back), ACC_AVATAR_SIZE);
+    assert_int_equal(vips_image_get_height(back), ACC_AVATAR_SIZE);
+    g_object_unref(back);
+    free(out);
+
+    /* Declared as another type: refused before decoding. */
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process(jpg, jlen, "image/png", &out, &olen, &e), ST_UNPROCESSABLE);
+    assert_string_equal(e.field, "avatar");
+    assert_string_equal(e.code, "image_type_mismatch");
+    /* Truncated: the decoder must fail, not draw what survives. */
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process(jpg, jlen / 2, "image/jpeg", &out, &olen, &e),
+                     ST_UNPROCESSABLE);
+    assert_string_equal(e.code, "image_invalid");
+    g_free(jpg);
+    /* Empty. */
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process("", 0, "image/png", &out, &olen, &e), ST_INVALID);
+    assert_string_equal(e.code, "required");
+
+    /* Pixel bombs are refused from the header alone, at either limit. */
+    unsigned char png[64];
+    size_t plen = png_header(png, 30000, 30000);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process(png, plen, "image/png", &out, &olen, &e), ST_UNPROCESSABLE);
+    assert_string_equal(e.code, "image_too_many_pixels");
+    assert_int_equal(e.max, ACC_AVATAR_MAX_PIXELS);
+    plen = png_header(png, ACC_AVATAR_MAX_SIDE + 1, 1);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process(png, plen, "image/png", &out, &olen, &e), ST_UNPROCESSABLE);
+    assert_string_equal(e.code, "image_too_many_pixels");
+    /* Within the limits the same empty file is simply damaged. */
+    plen = png_header(png, 100, 100);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(acc_avatar_process(png, plen, "image/png", &out, &olen, &e), ST_UNPROCESSABLE);
+    assert_string_equal(e.code, "image_invalid");
+}
+
+static void test_options_from_config(void **state)
+{
+    (void)state;
+    char err[128];
+    struct accounts_options o;
+    accounts_options_default(&o);
+    assert_int_equal(o.idle_ms, 30LL * 60 * 1000);
+    assert_int_equal(o.absolute_ms, 12LL * 3600 * 1000);
+    assert_int_equal(o.remember_idle_ms, 30LL * 86400 * 1000);
+    assert_int_equal(o.staff_idle_ms, 15LL * 60 * 1000);
+    assert_int_equal(config_set("session_idle_minutes", "7", err, sizeof err), ST_OK);
+    assert_int_equal(config_set("session_remember_absolute_days", "40", err, sizeof err), ST_OK);
+    accounts_options_default(&o);
+    assert_int_equal(o.idle_ms, 7LL * 60 * 1000);
+    assert_int_equal(o.remember_absolute_ms, 40LL * 86400 * 1000);
+    assert_int_equal(config_validate(err, sizeof err), ST_OK);
+    assert_int_equal(config_set("session_remember_days", "41", err, sizeof err), ST_OK);
+    assert_int_equal(config_validate(err, sizeof err), ST_INVALID); /* idle 41 > 40 days */
+    assert_int_equal(config_set("session_idle_minutes", "0", err, sizeof err), ST_INVALID);
+    config_reset();
+}
+
 #define ACCOUNTS_TESTS(setup)                                                                      \
     cmocka_unit_test_setup_teardown(test_limit_hit, setup, teardown),                              \
+        cmocka_unit_test_setup_teardown(test_write_limit, setup, teardown),                        \
         cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),                           \
         cmocka_unit_test_setup_teardown(test_codes, setup, teardown),                              \
         cmocka_unit_test_setup_teardown(test_sessions_and_csrf, setup, teardown)
@@ -421,17 +545,17 @@ int main(void)
         cmocka_unit_test(test_masks),
         cmocka_unit_test(test_username),
         cmocka_unit_test(test_phone_and_email_norm),
+        cmocka_unit_test(test_avatar_process),
+        cmocka_unit_test(test_options_from_config),
     };
     const struct CMUnitTest sqlite[] = {ACCOUNTS_TESTS(setup_sqlite)};
     const struct CMUnitTest postgres[] = {ACCOUNTS_TESTS(setup_pg)};
     int failed = cmocka_run_group_tests_name("accounts_helpers", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("accounts_sqlite", sqlite, NULL, NULL);
-    const char *pg = getenv("ENTREPOT_TEST_PG_URL");
-    if (pg && *pg)
+    if (fx_pg_url())
         failed += cmocka_run_group_tests_name("accounts_postgres", postgres, NULL, NULL);
     else
-        printf("[  SKIPPED ] accounts_postgres: set ENTREPOT_TEST_PG_URL "
-               "(scripts/pg-cluster.sh start DIR prints one)\n");
+        fx_pg_skipped("accounts_postgres");
     notify_cleanup();
     return failed ? 1 : 0;
 }

@@ -37,13 +37,11 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "fixture.h"
 #include "notify/notify.h"
 
 struct fx {
-    struct db *db;
-    enum db_kind kind;
-    char dir[64];
-    char url[512];
+    FX_DB_FIELDS;
     char sink_dir[128]; /* "" when no smtp-sink runs */
     int sink_port;
 };
@@ -465,29 +463,14 @@ static void httpd_stop(struct httpd *h)
 
 /* ---------------------------------------------------------------- fixtures */
 
-static int setup_common(void **state, struct fx *f)
+static int setup_kind(void **state, enum db_kind kind)
 {
     char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_notify.XXXXXX");
-    if (!mkdtemp(f->dir))
+    struct fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
+    *state = f;
+    if (FX_OPEN(f, "notify", 6, true) != 0)
         return -1;
-    if (f->kind == DB_SQLITE)
-        snprintf(f->url, sizeof f->url, "sqlite:%s/t.db", f->dir);
-    if (db_open(f->url, 6, &f->db, err, sizeof err) != ST_OK) {
-        print_error("db_open: %s\n", err);
-        return -1;
-    }
-    if (f->kind == DB_POSTGRES) {
-        struct db_conn *c;
-        if (db_acquire(f->db, &c) != ST_OK ||
-            db_exec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != ST_OK)
-            return -1;
-        db_release(c);
-    }
-    if (db_migrate(f->db, NULL) != ST_OK) {
-        print_error("db_migrate failed\n");
-        return -1;
-    }
     config_reset();
     clock_set_offset_ms(0);
     notify_set_marketing_check(NULL, NULL);
@@ -495,31 +478,17 @@ static int setup_common(void **state, struct fx *f)
         print_error("notify_init: %s\n", err);
         return -1;
     }
-    *state = f;
     return 0;
 }
 
 static int setup_sqlite(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_SQLITE;
-    return setup_common(state, f);
+    return setup_kind(state, DB_SQLITE);
 }
 
 static int setup_pg(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->kind = DB_POSTGRES;
-    snprintf(f->url, sizeof f->url, "%s", getenv("ENTREPOT_TEST_PG_URL"));
-    return setup_common(state, f);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return setup_kind(state, DB_POSTGRES);
 }
 
 static int teardown(void **state)
@@ -529,8 +498,7 @@ static int teardown(void **state)
         return 0;
     notify_worker_stop();
     sink_stop(f);
-    db_close(f->db);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    FX_CLOSE(f);
     free(f);
     clock_set_offset_ms(0);
     notify_set_marketing_check(NULL, NULL);
@@ -1552,12 +1520,10 @@ int main(int argc, char **argv)
     int failed = cmocka_run_group_tests_name("notify", common, NULL, NULL);
     config_reset();
     failed += cmocka_run_group_tests_name("notify_sqlite", sqlite, NULL, NULL);
-    const char *pg = getenv("ENTREPOT_TEST_PG_URL");
-    if (pg && *pg)
+    if (fx_pg_url())
         failed += cmocka_run_group_tests_name("notify_postgres", postgres, NULL, NULL);
     else
-        printf("[  SKIPPED ] notify_postgres: set ENTREPOT_TEST_PG_URL "
-               "(scripts/pg-cluster.sh start DIR prints one)\n");
+        fx_pg_skipped("notify_postgres");
     notify_cleanup();
     return failed ? 1 : 0;
 }
