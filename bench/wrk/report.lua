@@ -13,9 +13,9 @@ done = function(summary, latency, requests)
   io.write(string.format(
     "WRKRESULT requests=%d duration_s=%.3f rps=%.1f bytes=%d " ..
     "lat_mean_us=%.1f lat_p50_us=%d lat_p90_us=%d lat_p99_us=%d lat_max_us=%d " ..
-    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d lat_p95_us=%d\n",
     summary.requests, secs, summary.requests / secs, summary.bytes,
     latency.mean, latency:percentile(50), latency:percentile(90),
     latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(95)))
 end
