@@ -1,6 +1,6 @@
 // End-to-end tests in Debian's chromium (no browser download). The server
 // under test is started by the caller, which sets E2E_BASE_URL, e.g.
-//   entrepot serve --static-dir web/dist ... &
+//   entrepot serve --static-dir web/dist --test-mode ... &
 //   cd web && E2E_BASE_URL=http://127.0.0.1:8080 npx playwright test
 // Screenshots and failure traces are kept in web/test-results/.
 import { defineConfig } from '@playwright/test';

@@ -32,7 +32,37 @@ export async function watchErrors(page) {
   return errors;
 }
 
+/*
+ * Every request of the suite comes from 127.0.0.1, so the per-address limits
+ * (about 20 codes an hour) would tie later spec files to the codes earlier
+ * ones sent. The first test or hook of each spec file (beforeAll hooks
+ * included: "all-hooks-included", as Playwright's own tracing fixture does)
+ * clears the counters through the test-mode route. Tests of a limit itself
+ * live inside one file, so they never see a reset mid-way.
+ */
+let lastFile = null;
+
+async function resetRateLimits(playwright, baseURL) {
+  const api = await playwright.request.newContext({ baseURL });
+  try {
+    const r = await api.post('/api/v1/test/rate-limits/reset', { data: {} });
+    expect(r.status(), 'resetting rate limits needs a server in --test-mode').toBe(200);
+  } finally {
+    await api.dispose();
+  }
+}
+
 export const test = base.extend({
+  rateLimitsPerFile: [
+    async ({ playwright, baseURL }, use, testInfo) => {
+      if (testInfo.file !== lastFile) {
+        lastFile = testInfo.file;
+        await resetRateLimits(playwright, baseURL);
+      }
+      await use();
+    },
+    { auto: 'all-hooks-included' },
+  ],
   // errors.list is checked after every test; a test that provokes an error on
   // purpose removes what it expects with errors.take(pattern).
   errors: [

@@ -1,9 +1,32 @@
-// The application shell: header with the product name and language switcher,
-// navigation between the five products, a main area, and the server status.
+// The application shell: header with the product name, the signed-in state
+// and the language switcher, navigation between the five products, a main
+// area whose page the router picks from the path, and the server status.
 // Routing is by path (history API); the server answers any unknown path with
-// index.html, so deep links such as /community/topics/123 load this shell.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+// index.html, so deep links such as /account/sessions load this shell.
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { patch, setApiLang } from './api.js';
 import { I18n, LANGUAGES, loadCatalogue, saveLanguage, translator, useI18n } from './i18n.js';
+import { AccountPage, FrozenPage } from './pages/account.jsx';
+import { TopicPage } from './pages/community-topic.jsx';
+import { BoardPage, CommunityHome, MySpacePage, NewTopicPage, SearchPage } from './pages/community.jsx';
+import { RegisterPage, ResetPage, SignInPage, StaffSignInPage, UnfreezePage } from './pages/auth.jsx';
+import { RequireUser, useTitle } from './pages/page.jsx';
+import { FeedPage } from './pages/feed.jsx';
+import { InboxBadge, InboxPage } from './pages/inbox.jsx';
+import { ConsentGate, PrivacyPage } from './pages/privacy.jsx';
+import { RequestsPage, TicketPage } from './pages/requests.jsx';
+import { StaffBreachPage, StaffBreachesPage } from './pages/staff-breaches.jsx';
+import {
+  StaffComplaintPage,
+  StaffComplaintsPage,
+  StaffConsole,
+  StaffCorrectionPage,
+  StaffCorrectionsPage,
+  StaffMinorsPage,
+} from './pages/staff.jsx';
+import { UserPage } from './pages/user.jsx';
+import { Router, linkHandler, match, useLocation, useRouter } from './router.js';
+import { Session, useSession, useSessionState } from './session.js';
 
 export const PRODUCTS = [
   { slug: 'support', key: 'nav.support' },
@@ -13,39 +36,52 @@ export const PRODUCTS = [
   { slug: 'services', key: 'nav.services' },
 ];
 
+/* The app's own pages: [pattern, component, needs a session, nav section]. */
+const ROUTES = [
+  ['/register', RegisterPage],
+  ['/sign-in', SignInPage],
+  ['/password-reset', ResetPage],
+  ['/unfreeze', UnfreezePage],
+  ['/account-frozen', FrozenPage],
+  ['/staff/sign-in', StaffSignInPage],
+  ['/staff', StaffConsole, true],
+  ['/staff/complaints', StaffComplaintsPage, true],
+  ['/staff/complaints/:id', StaffComplaintPage, true],
+  ['/staff/corrections', StaffCorrectionsPage, true],
+  ['/staff/corrections/:id', StaffCorrectionPage, true],
+  ['/staff/minors', StaffMinorsPage, true],
+  ['/staff/breaches', StaffBreachesPage, true],
+  ['/staff/breaches/:id', StaffBreachPage, true],
+  ['/account', AccountPage, true],
+  ['/account/:slug', AccountPage, true],
+  ['/privacy', PrivacyPage, true],
+  ['/privacy/requests', RequestsPage, true],
+  ['/privacy/requests/:id', TicketPage, true],
+  ['/inbox', InboxPage, true],
+  ['/users/:id', UserPage],
+  // The community (its section in the nav): the server renders /community,
+  // /b/:slug and /t/:id too, for readers without JavaScript and crawlers.
+  ['/community', CommunityHome, false, 'community'],
+  ['/community/search', SearchPage, false, 'community'],
+  ['/community/feed', FeedPage, false, 'community'],
+  ['/community/me', MySpacePage, true, 'community'],
+  ['/b/:slug', BoardPage, false, 'community'],
+  ['/b/:slug/new', NewTopicPage, true, 'community'],
+  ['/t/:id', TopicPage, false, 'community'],
+];
+
 const PING_TIMEOUT_MS = 5000;
 
-/* The first path segment decides the section: '' (home), a product slug, or unknown. */
-function sectionOf(path) {
+/* What the path shows: one of ROUTES, '' (home), a product slug, or unknown. */
+function resolve(path) {
+  for (const [pattern, Component, needsUser, nav] of ROUTES) {
+    const params = match(pattern, path);
+    if (params) return { kind: 'page', Component, params, needsUser, nav };
+  }
   const first = path.split('/').filter(Boolean)[0] || '';
   if (first === '') return { kind: 'home' };
   const product = PRODUCTS.find((p) => p.slug === first);
   return product ? { kind: 'product', product } : { kind: 'unknown' };
-}
-
-function useLocationPath() {
-  const [path, setPath] = useState(() => location.pathname);
-  useEffect(() => {
-    const onPop = () => setPath(location.pathname);
-    addEventListener('popstate', onPop);
-    return () => removeEventListener('popstate', onPop);
-  }, []);
-  const navigate = useCallback((href) => {
-    if (href !== location.pathname) history.pushState(null, '', href);
-    setPath(location.pathname);
-  }, []);
-  return [path, navigate];
-}
-
-/* Follows same-origin link clicks inside the app without reloading the page. */
-function linkHandler(navigate) {
-  return (e) => {
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-    const a = e.target.closest('a[href^="/"]');
-    if (!a || a.target) return;
-    e.preventDefault();
-    navigate(a.getAttribute('href'));
-  };
 }
 
 async function ping() {
@@ -106,6 +142,56 @@ function LanguageSwitcher({ lang, onChange }) {
   );
 }
 
+/* Signed in: "My account" and "Sign out"; otherwise "Sign in" and "Register". */
+function AccountMenu() {
+  const { t } = useI18n();
+  const session = useSession();
+  const { navigate } = useRouter();
+  const [busy, setBusy] = useState(false);
+  if (!session.ready) return <span class="account-menu" aria-hidden="true" />;
+  const signOut = async () => {
+    setBusy(true);
+    try {
+      await session.signOut();
+    } catch {
+      /* the session is gone either way; the page says so */
+    } finally {
+      setBusy(false);
+    }
+    navigate('/sign-in');
+  };
+  return (
+    <nav class="account-menu" aria-label={t('header.account')}>
+      {session.user ? (
+        <>
+          <span class="whoami">{t('header.signed-in-as', { name: displayName(session.user, t) })}</span>
+          <InboxBadge />
+          <a href="/account">{t('header.my-account')}</a>
+          <a href="/privacy">{t('privacy.center.title')}</a>
+          <button type="button" class="button" onClick={signOut} disabled={busy}>
+            {t('auth.sign-out')}
+          </button>
+        </>
+      ) : (
+        <>
+          <a href="/sign-in">{t('auth.sign-in')}</a>
+          <a class="button primary" href="/register">
+            {t('auth.register')}
+          </a>
+        </>
+      )}
+    </nav>
+  );
+}
+
+/* How the header names the account: display name, @username, else the masked number. */
+export function displayName(user, t) {
+  if (user.display_name) return user.display_name;
+  if (user.username) return `@${user.username}`;
+  const phone = user.phone || '';
+  return phone.length > 8 ? `${phone.slice(0, 6)}****${phone.slice(-2)}` : t('account.unnamed');
+}
+
 function Nav({ current }) {
   const { t } = useI18n();
   return (
@@ -123,26 +209,15 @@ function Nav({ current }) {
   );
 }
 
-function Content({ section, headingRef }) {
+function Placeholder({ section }) {
   const { t } = useI18n();
-  if (section.kind === 'home') {
-    return (
-      <section class="welcome">
-        <h1 ref={headingRef} tabIndex={-1}>
-          {t('app.welcome.title')}
-        </h1>
-        <p class="lead">{t('app.welcome.body')}</p>
-      </section>
-    );
-  }
   const title = section.kind === 'product' ? t(section.product.key) : t('problem.not-found.title');
   const text =
     section.kind === 'product' ? t('section.soon', { product: t(section.product.key) }) : t('section.not-found');
+  useTitle(section.kind === 'product' ? title : null);
   return (
     <section class="placeholder">
-      <h1 ref={headingRef} tabIndex={-1}>
-        {title}
-      </h1>
+      <h1 tabIndex={-1}>{title}</h1>
       <p class="lead">{text}</p>
       <p>
         <a href="/">{t('section.back')}</a>
@@ -151,62 +226,103 @@ function Content({ section, headingRef }) {
   );
 }
 
-export function App({ initialLang, initialCatalogue }) {
-  const [i18n, setI18n] = useState(() => ({ lang: initialLang, t: translator(initialCatalogue) }));
-  const [path, navigate] = useLocationPath();
-  const section = sectionOf(path);
-  const headingRef = useRef(null);
-  const firstPath = useRef(path);
-  const { lang, t } = i18n;
+function Home() {
+  const { t } = useI18n();
+  useTitle(null);
+  return (
+    <section class="welcome">
+      <h1 tabIndex={-1}>{t('app.welcome.title')}</h1>
+      <p class="lead">{t('app.welcome.body')}</p>
+    </section>
+  );
+}
 
-  const changeLanguage = useCallback(async (code) => {
-    saveLanguage(code);
-    const catalogue = await loadCatalogue(code);
-    setI18n({ lang: code, t: translator(catalogue) });
-  }, []);
+function Content({ section }) {
+  if (section.kind === 'page') {
+    const { Component, params, needsUser } = section;
+    const page = <Component {...params} />;
+    return needsUser ? <RequireUser>{page}</RequireUser> : page;
+  }
+  return (
+    <>
+      {section.kind === 'home' ? <Home /> : <Placeholder section={section} />}
+      <ServerStatus />
+    </>
+  );
+}
+
+export function App({ initialLang, initialCatalogue }) {
+  const [i18n, setI18n] = useState(() => {
+    setApiLang(initialLang);
+    return { lang: initialLang, t: translator(initialCatalogue) };
+  });
+  const [loc, navigate] = useLocation();
+  const session = useSessionState();
+  const section = resolve(loc.path);
+  const firstPath = useRef(loc.path);
+  const { lang, t } = i18n;
+  const signedIn = !!session.user;
+
+  const changeLanguage = useCallback(
+    async (code) => {
+      saveLanguage(code);
+      setApiLang(code);
+      const catalogue = await loadCatalogue(code);
+      setI18n({ lang: code, t: translator(catalogue) });
+      // The account's language is the one its messages (SMS, e-mail) use.
+      if (signedIn) patch('/api/v1/me', { lang: code }).catch(() => {});
+    },
+    [signedIn],
+  );
 
   useEffect(() => {
     document.documentElement.lang = lang;
   }, [lang]);
 
-  useEffect(() => {
-    const name = t('app.name');
-    document.title = section.kind === 'product' ? `${t(section.product.key)} · ${name}` : name;
-  }, [t, path]);
+  // Pages the server rendered for readers without JavaScript (#ssr, see
+  // src/community/community_html.c) give way to the app before it paints.
+  useLayoutEffect(() => {
+    document.getElementById('ssr')?.remove();
+  }, []);
 
   // After in-app navigation, move focus to the new page's heading for screen readers.
   useEffect(() => {
-    if (path !== firstPath.current) {
+    if (loc.path !== firstPath.current) {
       firstPath.current = null;
-      headingRef.current?.focus();
+      document.querySelector('#main h1')?.focus();
     }
-  }, [path]);
+  }, [loc.path]);
 
   return (
     <I18n.Provider value={i18n}>
-      <div class="shell" onClick={linkHandler(navigate)}>
-        <a class="skip" href="#main">
-          {t('app.skip')}
-        </a>
-        <header class="header">
-          <div class="header-inner">
-            <a class="brand" href="/" aria-label={t('app.home')}>
-              <span class="brand-mark" aria-hidden="true" />
-              <span class="brand-name">{t('app.name')}</span>
+      <Router.Provider value={{ path: loc.path, search: loc.search, navigate }}>
+        <Session.Provider value={session}>
+          <div class="shell" onClick={linkHandler(navigate)}>
+            <a class="skip" href="#main">
+              {t('app.skip')}
             </a>
-            <span class="tagline">{t('app.tagline')}</span>
-            <LanguageSwitcher lang={lang} onChange={changeLanguage} />
+            <header class="header">
+              <div class="header-inner">
+                <a class="brand" href="/" aria-label={t('app.home')}>
+                  <span class="brand-mark" aria-hidden="true" />
+                  <span class="brand-name">{t('app.name')}</span>
+                </a>
+                <span class="tagline">{t('app.tagline')}</span>
+                <AccountMenu />
+                <LanguageSwitcher lang={lang} onChange={changeLanguage} />
+              </div>
+              <Nav current={section.kind === 'product' ? section.product.slug : section.nav || null} />
+            </header>
+            <main id="main" class="main">
+              <Content section={section} />
+            </main>
+            <ConsentGate />
+            <footer class="footer">
+              <p>{t('app.footer')}</p>
+            </footer>
           </div>
-          <Nav current={section.kind === 'product' ? section.product.slug : null} />
-        </header>
-        <main id="main" class="main">
-          <Content section={section} headingRef={headingRef} />
-          <ServerStatus />
-        </main>
-        <footer class="footer">
-          <p>{t('app.footer')}</p>
-        </footer>
-      </div>
+        </Session.Provider>
+      </Router.Provider>
     </I18n.Provider>
   );
 }
