@@ -20,10 +20,10 @@ WERROR ?= 1
 endif
 
 comma := ,
-FLAVOUR := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)
+FLAVOUR := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)$(if $(FAULT_INJECTION),-fault)
 BUILD ?= build/$(FLAVOUR)
 
-PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls liboath libcurl
+PKGS := libmicrohttpd jansson sqlite3 libpq libsodium gnutls liboath libcurl vips md4c opencc icu-uc libzip
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -58,7 +58,7 @@ MIGRATIONS := $(sort $(wildcard src/db/migrations/*/*.sql))
 CATALOG := $(sort $(wildcard i18n/*.json))
 
 .PHONY: FORCE all deps run test test-unit test-api test-api-sqlite test-api-postgres test-e2e \
-        web fmt fmt-check lint bench fuzz fuzz-smoke clean test-tsan
+        web fmt fmt-check lint bench bench-community fuzz fuzz-smoke clean test-tsan crash crash-long fault-build
 
 all: $(BIN)
 
@@ -121,8 +121,8 @@ run: deps all web
 # ---------------------------------------------------------------- tests
 
 # One command, every tier; scripts/test.sh prints the closing summary line.
-test: deps all web $(UNIT_BIN)
-	@BUILD=$(BUILD) scripts/test.sh
+test: deps all web $(UNIT_BIN) fault-build
+	@BUILD=$(BUILD) FAULT_BUILD=$(FAULT_BUILD) scripts/test.sh
 
 test-unit: all $(UNIT_BIN)
 	@BUILD=$(BUILD) scripts/test.sh unit
@@ -142,6 +142,18 @@ test-e2e: all web
 test-tsan:
 	$(MAKE) SANITIZE=thread test-unit test-api-sqlite
 
+# The crash tier (tests/crash): kills, injected faults, database loss. Its
+# fault-injection tests run a FAULT_INJECTION=1 build of the same flavour.
+FAULT_BUILD := $(BUILD)-fault
+fault-build:
+	@$(MAKE) --no-print-directory FAULT_INJECTION=1 BUILD=$(FAULT_BUILD) all
+
+crash: all fault-build
+	@BUILD=$(BUILD) FAULT_BUILD=$(FAULT_BUILD) scripts/test.sh crash
+
+crash-long: all fault-build
+	@CRASH_LONG=1 BUILD=$(BUILD) FAULT_BUILD=$(FAULT_BUILD) scripts/test.sh crash
+
 # ---------------------------------------------------------------- quality
 
 FMT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 2>/dev/null)
@@ -156,6 +168,10 @@ lint:
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
+
+# The community on a million posts (makes a demo database once, minutes).
+bench-community: all
+	BUILD=$(BUILD) bench/community.py
 
 fuzz-smoke:
 	@scripts/fuzz.sh 20

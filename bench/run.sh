@@ -23,6 +23,11 @@
 #   BUILD         build directory of entrepot       (default build/default)
 #   KEEP          if set, keep the temporary folder (logs, raw wrk output)
 #   ENTREPOT_ARGS extra flags for entrepot serve, e.g. "--access-log=true"
+#   PATHS         GET paths to compare, space separated, each optionally
+#                 PATH@TARGET (the ratio to meet; default 0.90)
+#                                                   (default /api/v1/ping)
+#   DATA_DIR      entrepot's data directory (default: a new, empty one);
+#                 bench/community.py points it at a demo community
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,7 +41,12 @@ WARMUP=${WARMUP:-2}
 BIN=$ROOT/${BUILD:-build/default}/entrepot
 LUA=$ROOT/bench/wrk/report.lua
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-PATH_PING=/api/v1/ping
+PATH_LIST=()
+TARGET_LIST=()
+for item in ${PATHS:-/api/v1/ping}; do
+    PATH_LIST+=("${item%@*}")
+    [[ $item == *@* ]] && TARGET_LIST+=("${item##*@}") || TARGET_LIST+=(0.90)
+done
 
 die() {
     echo "bench: $*" >&2
@@ -159,12 +169,13 @@ maxc=1024
 for c in $CONNECTIONS; do ((c + 64 > maxc)) && maxc=$((c + 64)); done
 
 E_PORT=$(free_port)
-mkdir -p "$TMP/data"
-chmod 700 "$TMP/data"
+DATA=${DATA_DIR:-$TMP/data}
+mkdir -p "$DATA"
+chmod 700 "$DATA"
 # The per-address connection cap (default 64) would refuse part of wrk's
 # connections, which all come from 127.0.0.1; lift it for the run.
 read -r -a extra <<<"${ENTREPOT_ARGS:-}"
-"$BIN" serve --listen "127.0.0.1:$E_PORT" --data-dir "$TMP/data" \
+"$BIN" serve --listen "127.0.0.1:$E_PORT" --data-dir "$DATA" \
     --access-log=false --log-level warn \
     --max-connections "$maxc" --max-connections-per-ip "$maxc" "${extra[@]}" \
     >"$TMP/entrepot.log" 2>&1 &
@@ -173,17 +184,32 @@ wait_http "http://127.0.0.1:$E_PORT/healthz" "$E_PID" entrepot || {
     cat "$TMP/entrepot.log" >&2
     exit 1
 }
-E_URL=http://127.0.0.1:$E_PORT$PATH_PING
 read -r E_RSS0 _ < <(rss_kib "$E_PID")
 
 # ---------------------------------------------------------------- nginx
 
-# The same bytes entrepot returns, as a static file.
-mkdir -p "$TMP/www/api/v1" "$TMP/nginx-temp"
-curl -fsS -o "$TMP/www/api/v1/ping" "$E_URL"
-# Workers run as nobody when we are root: let them read the file.
-chmod 755 "$TMP" "$TMP/www" "$TMP/www/api" "$TMP/www/api/v1"
-chmod 644 "$TMP/www/api/v1/ping"
+# The same bytes entrepot returns, as static files (www/1, www/2, ...).
+mkdir -p "$TMP/www" "$TMP/nginx-temp"
+LOCATIONS=
+for i in "${!PATH_LIST[@]}"; do
+    curl -fsS -o "$TMP/www/$i" "http://127.0.0.1:$E_PORT${PATH_LIST[$i]}"
+    chmod 644 "$TMP/www/$i"
+    # The headers entrepot sends on an API answer, so both put about the
+    # same bytes on the wire.
+    LOCATIONS+="
+        location = ${PATH_LIST[$i]} {
+            alias $TMP/www/$i;
+            add_header X-Content-Type-Options nosniff;
+            add_header Referrer-Policy strict-origin-when-cross-origin;
+            add_header X-Frame-Options DENY;
+            add_header Content-Security-Policy \"default-src 'none'; frame-ancestors 'none'; base-uri 'none'\";
+            add_header Cross-Origin-Opener-Policy same-origin;
+            add_header X-Request-Id \$request_id;
+            add_header Cache-Control no-store;
+        }"
+done
+# Workers run as nobody when we are root: let them read the files.
+chmod 755 "$TMP" "$TMP/www"
 
 N_PORT=$(free_port)
 while [[ $N_PORT == "$E_PORT" ]]; do N_PORT=$(free_port); done
@@ -217,18 +243,7 @@ http {
         listen 127.0.0.1:$N_PORT;
         root $TMP/www;
         etag off;
-        max_ranges 0; # no Accept-Ranges header: entrepot sends none
-        location = $PATH_PING {
-            # The headers entrepot sends on an API answer, so both put
-            # about the same bytes on the wire.
-            add_header X-Content-Type-Options nosniff;
-            add_header Referrer-Policy strict-origin-when-cross-origin;
-            add_header X-Frame-Options DENY;
-            add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
-            add_header Cross-Origin-Opener-Policy same-origin;
-            add_header X-Request-Id \$request_id;
-            add_header Cache-Control no-store;
-        }
+        max_ranges 0; # no Accept-Ranges header: entrepot sends none$LOCATIONS
     }
 }
 EOF
@@ -236,34 +251,21 @@ EOF
     { cat "$TMP/nginx-t.log" >&2; die "nginx rejected its config"; }
 "$NGINX" -p "$TMP/" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" 2>"$TMP/nginx-stderr.log" &
 N_PID=$!
-wait_http "http://127.0.0.1:$N_PORT$PATH_PING" "$N_PID" nginx || {
+wait_http "http://127.0.0.1:$N_PORT${PATH_LIST[0]}" "$N_PID" nginx || {
     cat "$TMP/nginx-error.log" "$TMP/nginx-stderr.log" >&2
     exit 1
 }
-N_URL=http://127.0.0.1:$N_PORT$PATH_PING
-
-# ---------------------------------------------------------------- same bytes?
-
-sizes() { curl -fsS -o "$TMP/body.$2" -D "$TMP/head.$2" -w '%{size_header} %{size_download}\n' "$1"; }
-read -r E_HB E_BB < <(sizes "$E_URL" e)
-read -r N_HB N_BB < <(sizes "$N_URL" n)
-cmp -s "$TMP/body.e" "$TMP/body.n" || die "nginx does not serve the same body as entrepot"
-E_NH=$(($(grep -c ':' "$TMP/head.e")))
-N_NH=$(($(grep -c ':' "$TMP/head.n")))
 
 # ---------------------------------------------------------------- runs
 
 NOW=$(date -u '+%Y-%m-%d %H:%M UTC')
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-echo "entrepot vs nginx: GET $PATH_PING, $NOW"
+echo "entrepot vs nginx: GET ${PATH_LIST[*]}, $NOW"
 echo "machine: $(nproc) cores, $CPU, Linux $(uname -r)"
 echo "versions: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}')," \
     "libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
 echo "load: wrk -t$THREADS, -c {$CONNECTIONS}, $ROUNDS rounds x ${DURATION}s per server, alternating order," \
     "${WARMUP}s warm-up each"
-echo "response: entrepot $E_HB B headers ($E_NH fields) + $E_BB B body;" \
-    "nginx $N_HB B headers ($N_NH fields) + $N_BB B body"
-echo
 
 alive() { # both servers still running?
     if ! kill -0 "$E_PID" 2>/dev/null; then
@@ -292,10 +294,36 @@ run_wrk() { # url connections seconds tag server-pid -> WRKRESULT line + cpu_ns=
     echo "$(grep '^WRKRESULT' "$out") server_cpu_ns=$((c1 - c0))"
 }
 
+sizes() { curl -fsS -o "$TMP/body.$2" -D "$TMP/head.$2" -w '%{size_header} %{size_download}\n' "$1"; }
+
+# One measurement a path and connection count, paths in the outer order.
+RUNS=()
+for p in "${!PATH_LIST[@]}"; do
+    for c in $CONNECTIONS; do RUNS+=("$p $c"); done
+done
+
 SUMMARY=()
 declare -A ERR_E ERR_N
 us() { awk -v a="$1" 'BEGIN {printf "%.2f", a / 1000}'; } # µs -> ms, or ns -> µs
-for c in $CONNECTIONS; do
+for run in "${RUNS[@]}"; do
+    read -r p c <<<"$run"
+    if [[ ${P:-} != "${PATH_LIST[$p]}" ]]; then
+        P=${PATH_LIST[$p]}
+        TARGET=${TARGET_LIST[$p]}
+        E_URL=http://127.0.0.1:$E_PORT$P
+        N_URL=http://127.0.0.1:$N_PORT$P
+        read -r E_HB E_BB < <(sizes "$E_URL" e)
+        read -r N_HB N_BB < <(sizes "$N_URL" n)
+        cmp -s "$TMP/body.e" "$TMP/body.n" || die "nginx does not serve the same body as entrepot"
+        E_NH=$(($(grep -c ':' "$TMP/head.e")))
+        N_NH=$(($(grep -c ':' "$TMP/head.n")))
+        echo "GET $P"
+        echo "response: entrepot $E_HB B headers ($E_NH fields) + $E_BB B body;" \
+            "nginx $N_HB B headers ($N_NH fields) + $N_BB B body"
+        echo
+        LOAD=-c
+        [[ $P != /api/v1/ping ]] && LOAD="$P -c"
+    fi
     if ((WARMUP > 0)); then
         run_wrk "$E_URL" "$c" "$WARMUP" warm.entrepot "$E_PID" >/dev/null
         run_wrk "$N_URL" "$c" "$WARMUP" warm.nginx "$N_PID" >/dev/null
@@ -340,14 +368,14 @@ for c in $CONNECTIONS; do
     printf '  %-6s %9.0f %9.0f %6.3f  %13s %13s  %6.2f %6.2f %6.3f\n' median "${m[0]}" "${m[1]}" \
         "${m[2]}" "$(printf '%.2f/%.2f' "${m[3]}" "${m[4]}")" "$(printf '%.2f/%.2f' "${m[5]}" "${m[6]}")" \
         "${m[7]}" "${m[8]}" "${m[9]}"
-    verdict=$(awk -v r="${m[2]}" 'BEGIN {print (r >= 0.90) ? "meets" : "is BELOW"}')
-    printf '  entrepot/nginx rate = %.3f (median of per-round ratios): %s the target of 0.90\n' \
-        "${m[2]}" "$verdict"
+    verdict=$(awk -v r="${m[2]}" -v t="$TARGET" 'BEGIN {print (r >= t) ? "meets" : "is BELOW"}')
+    printf '  entrepot/nginx rate = %.3f (median of per-round ratios): %s the target of %s\n' \
+        "${m[2]}" "$verdict" "$TARGET"
     printf '  nginx/entrepot CPU per request = %.3f (above 1: entrepot spends less CPU on a request)\n' \
         "${m[9]}"
     echo
-    SUMMARY+=("$(printf '| %s | -c%s | %.0f | %.0f | **%.3f** | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f |' \
-        "${NOW%% *}" "$c" "${m[@]:0:9}")")
+    SUMMARY+=("$(printf '| %s | %s | %.0f | %.0f | **%.3f** | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f |' \
+        "${NOW%% *}" "$LOAD$c" "${m[@]:0:9}")")
 done
 
 read -r E_RSS E_HWM < <(rss_kib "$E_PID")

@@ -11,7 +11,8 @@ PACKAGES=(
     build-essential pkg-config git ca-certificates curl
     libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libsodium-dev
     libgnutls28-dev libcurl4-gnutls-dev libcmocka-dev
-    john-data liboath-dev
+    john-data liboath-dev libvips-dev libzip-dev
+    libmd4c-dev libopencc-dev libopencc-data libicu-dev
     postfix
     clang clang-format libclang-rt-14-dev
     postgresql postgresql-contrib

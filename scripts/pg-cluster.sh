@@ -5,6 +5,10 @@
 #                                     database `entrepot`, print its URL
 #   scripts/pg-cluster.sh url DIR     print the URL again
 #   scripts/pg-cluster.sh stop DIR    stop the server (fast) and remove DIR
+#   scripts/pg-cluster.sh halt DIR [fast|immediate]
+#                                     stop the server but keep DIR (immediate:
+#                                     as if it crashed; it recovers on resume)
+#   scripts/pg-cluster.sh resume DIR  start a halted server on the same port
 #
 # The URL (postgres://postgres@127.0.0.1:PORT/entrepot) is the only line on
 # stdout; progress and server output go to stderr and DIR/server.log. The
@@ -17,12 +21,13 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|url|halt|resume DIR [fast|immediate]" >&2
     exit 2
 }
-[ $# -eq 2 ] || usage
+[ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$1" = halt ]; } || usage
 cmd=$1
 dir=$2
+mode=${3:-fast}
 
 pgbin=${PGBIN:-}
 if [ -z "$pgbin" ]; then
@@ -57,6 +62,12 @@ home() {
 
 url() {
     echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/entrepot"
+}
+
+server_start() { # home port
+    as_owner "$pgbin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -c port=$2 -c unix_socket_directories='$1' -c fsync=on -c max_connections=100" \
+        start >&2
 }
 
 start() {
@@ -94,9 +105,7 @@ start() {
         tries=$((tries + 1))
         port=$((20000 + RANDOM % 30000))
         port_in_use "$port" && continue
-        if as_owner "$pgbin/pg_ctl" -D "$h/data" -l "$h/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$h' -c fsync=on -c max_connections=100" \
-            start >&2; then
+        if server_start "$h" "$port"; then
             break
         fi
         if [ $tries -ge 5 ]; then
@@ -136,9 +145,21 @@ stop() {
     rm -rf "$dir"
 }
 
+halt() {
+    case $mode in fast | immediate) ;; *) usage ;; esac
+    as_owner "$pgbin/pg_ctl" -D "$(home)/data" -m "$mode" -w -t 30 stop >&2
+}
+
+resume() {
+    [ -f "$dir/port" ] || { echo "pg-cluster: no cluster in $dir" >&2; exit 1; }
+    server_start "$(home)" "$(cat "$dir/port")"
+}
+
 case $cmd in
 start) start ;;
 stop) stop ;;
+halt) halt ;;
+resume) resume ;;
 url)
     [ -f "$dir/port" ] || { echo "pg-cluster: no cluster in $dir" >&2; exit 1; }
     url

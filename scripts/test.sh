@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Runs the test tiers and prints one closing summary line.
 #
-#   scripts/test.sh [unit] [api-sqlite] [api-postgres] [e2e]    (default: all, in that order)
+#   scripts/test.sh [unit] [api-sqlite] [api-postgres] [e2e] [fuzz] [crash]    (default: all, in that order)
 #
 # Every tier runs even if an earlier one failed. Each tier's passes and
 # failures are counted from its own summary lines (cmocka, tests/api/run.py,
 # Playwright); a tier that ends without a summary counts as 1 failure. The
 # last line is always `tests: P passed, F failed`; the exit status is non-zero
 # when F > 0. BUILD (default build/default) is where the binaries are; tier
-# logs are kept in $BUILD/test-logs/.
+# logs are kept in $BUILD/test-logs/. The fuzz tier runs every libFuzzer
+# target FUZZ_SECONDS (default 5) seconds, each one pass or failure
+# (scripts/fuzz.sh, built into build/fuzz). The crash tier (tests/crash/run.py:
+# kills, injected faults, database loss) also needs the fault-injection build
+# FAULT_BUILD (default $BUILD-fault, `make FAULT_INJECTION=1`); CRASH_LONG=1
+# makes it the long run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +22,7 @@ BIN=$BUILD/entrepot
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
 
-ALL_TIERS=(unit api-sqlite api-postgres e2e)
+ALL_TIERS=(unit api-sqlite api-postgres e2e fuzz crash)
 if (($# == 0)); then
     TIERS=("${ALL_TIERS[@]}")
 else
@@ -25,7 +30,7 @@ else
 fi
 for tier in "${TIERS[@]}"; do
     case $tier in
-    unit | api-sqlite | api-postgres | e2e) ;;
+    unit | api-sqlite | api-postgres | e2e | fuzz | crash) ;;
     *)
         echo "test.sh: unknown tier '$tier' (known: ${ALL_TIERS[*]})" >&2
         exit 2
@@ -148,7 +153,8 @@ tier_e2e() {
     port=$(free_port)
     url=http://127.0.0.1:$port
     "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$E2E_DIR" \
-        --database "sqlite:$E2E_DIR/entrepot.db" --static-dir web/dist >"$LOGS/e2e-server.log" 2>&1 &
+        --database "sqlite:$E2E_DIR/entrepot.db" --static-dir web/dist \
+        --test-mode >"$LOGS/e2e-server.log" 2>&1 & # test mode: the journeys read codes from the outbox
     E2E_PID=$!
     for ((i = 0; i < 200; i++)); do
         if python3 - "$url/healthz" <<'EOF' 2>/dev/null; then break; fi
@@ -166,7 +172,10 @@ EOF
         cleanup
         return
     fi
-    (cd web && npm run check:i18n && E2E_BASE_URL=$url npx playwright test) 2>&1 | tee -a "$log"
+    # E2E_BIN/E2E_DATA_DIR/E2E_DATABASE: journeys that need staff run `entrepot user create-admin`.
+    (cd web && npm run check:i18n && E2E_BASE_URL=$url E2E_BIN=$(cd .. && realpath "$BIN") \
+        E2E_DATA_DIR=$E2E_DIR E2E_DATABASE="sqlite:$E2E_DIR/entrepot.db" npx playwright test) 2>&1 |
+        tee -a "$log"
     rc=${PIPESTATUS[0]}
     cleanup
     # Playwright's list/line reporters end with "  N passed (3.1s)", "  N failed", "  N flaky".
@@ -186,6 +195,45 @@ EOF
     fi
 }
 
+# Sets PASS, FAIL and NOTE of a tier from the last "NAME: P passed, F
+# failed" line of its log and the exit status of what wrote it.
+tier_summary() { # tier name log rc
+    local line
+    line=$(grep -E "^$2: [0-9]+ passed, [0-9]+ failed\$" "$3" | tail -n 1)
+    if [[ -z $line ]]; then
+        PASS[$1]=0 FAIL[$1]=1 NOTE[$1]="no summary (exit $4)"
+        return
+    fi
+    PASS[$1]=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+    FAIL[$1]=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
+    if (($4 != 0 && FAIL[$1] == 0)); then
+        FAIL[$1]=1 NOTE[$1]="exit $4"
+    fi
+}
+
+tier_fuzz() {
+    scripts/fuzz.sh "${FUZZ_SECONDS:-5}" 2>&1 | tee "$LOGS/fuzz.log"
+    tier_summary fuzz fuzz "$LOGS/fuzz.log" "${PIPESTATUS[0]}"
+}
+
+tier_crash() {
+    local log=$LOGS/crash.log rc line
+    python3 tests/crash/run.py --bin "$BIN" --fault-bin "${FAULT_BUILD:-$BUILD-fault}/entrepot" \
+        2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^crash: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    if [[ -z $line ]]; then
+        PASS[crash]=0 FAIL[crash]=1 NOTE[crash]="no summary (exit $rc)"
+        return
+    fi
+    PASS[crash]=$(sed -E 's/^crash: ([0-9]+) passed.*/\1/' <<<"$line")
+    FAIL[crash]=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
+    NOTE[crash]=$(grep -E '^kills survived' "$log" | tail -n 1)
+    if ((rc != 0 && FAIL[crash] == 0)); then
+        FAIL[crash]=1 NOTE[crash]="exit $rc"
+    fi
+}
+
 # ---------------------------------------------------------------- run
 
 for tier in "${TIERS[@]}"; do
@@ -195,6 +243,8 @@ for tier in "${TIERS[@]}"; do
     api-sqlite) tier_api sqlite ;;
     api-postgres) tier_api postgres ;;
     e2e) tier_e2e ;;
+    fuzz) tier_fuzz ;;
+    crash) tier_crash ;;
     esac
 done
 

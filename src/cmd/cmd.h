@@ -4,6 +4,8 @@
 #ifndef ENTREPOT_CMD_H
 #define ENTREPOT_CMD_H
 
+#include <signal.h>
+
 #include "core/core.h"
 #include "db/db.h"
 
@@ -18,6 +20,20 @@ char *cmd_database_url(void);
 enum st cmd_open_db(struct db **out, int pool_size);
 /* Registers every module's routes (one list, used by serve and routes). */
 void cmd_register_routes(void);
+/* Registers every module's job kinds and schedules (one list, used by
+ * serve and worker). Idempotent. */
+enum st cmd_register_jobs(void);
+/* Loads the master key ring (master_key, else master_key_file or
+ * <data_dir>/master.key, created when missing and create is true),
+ * installs it and follows the key file through `keys rotate`. Prints
+ * errors. */
+enum st cmd_install_keys(bool create);
+/* Blocks SIGTERM, SIGINT and SIGHUP (call before any thread exists, so
+ * every thread inherits the mask) and ignores SIGPIPE. cmd_signals_wait
+ * then takes them synchronously: it returns on SIGTERM or SIGINT, logging
+ * the shutdown; SIGHUP is logged and ignored. */
+void cmd_signals_block(sigset_t *set);
+void cmd_signals_wait(const sigset_t *set);
 
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
@@ -26,5 +42,8 @@ int cmd_routes(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

@@ -8,8 +8,13 @@
 #include <unistd.h>
 
 #include "accounts/accounts.h"
+#include "community/community.h"
 #include "cmd.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
+#include "privacy/consent.h"
+#include "privacy/privacy.h"
+#include "privacy/requests.h"
 
 static bool key_listed(const char *name, const char *const *keys)
 {
@@ -151,4 +156,81 @@ void cmd_register_routes(void)
 {
     http_sys_routes_register();
     accounts_api_register();
+    community_api_register();
+    community_html_api_register();
+    community_feed_api_register();
+    privacy_api_register(); /* after accounts: it exempts some of their routes from its gate */
+    privacy_rights_api_register();
+    privacy_requests_api_register();
+}
+
+enum st cmd_register_jobs(void)
+{
+    enum st st = jobs_builtin_register();
+    if (st == ST_OK)
+        st = privacy_consent_init(); /* policy notices, marketing check */
+    if (st == ST_OK)
+        st = community_feed_init(); /* signals of withdrawn consent */
+    /* Export, erasure and retention: their settings, then their jobs. */
+    struct privacy_rights_options ro;
+    privacy_rights_options_default(&ro);
+    char *dir = xasprintf("%s/exports", config_str("data_dir"));
+    ro.export_dir = dir;
+    ro.export_ttl_ms = config_int("export_ttl_days") * 86400000LL;
+    ro.cooling_off_ms = config_int("cancel_cooling_off_days") * 86400000LL;
+    privacy_rights_configure(&ro);
+    free(dir);
+    if (st == ST_OK)
+        st = privacy_rights_init();
+    /* Complaints, corrections, minors, breaches: the working-day calendar
+     * first (config_validate checked it), then their jobs. */
+    char err[256];
+    if (st == ST_OK &&
+        workdays_configure((int)config_int("workdays_utc_offset_minutes"),
+                           config_str("workdays_holidays"), config_str("workdays_makeup_days"), err,
+                           sizeof err) != ST_OK) {
+        fprintf(stderr, "entrepot: working-day calendar: %s\n", err);
+        st = ST_INVALID;
+    }
+    return st == ST_OK ? privacy_requests_init() : st;
+}
+
+void cmd_signals_block(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void cmd_signals_wait(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) == 0 && sig == SIGHUP)
+        log_infof("SIGHUP ignored (restart to reload configuration)");
+    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           (const char *)NULL);
+}
+
+enum st cmd_install_keys(bool create)
+{
+    char err[512] = "";
+    const char *kf = config_str("master_key_file");
+    char *keyfile = *kf ? xstrdup(kf) : xasprintf("%s/master.key", config_str("data_dir"));
+    /* The key ring lives in memory only; a running process follows
+     * `entrepot keys rotate` by re-reading the key file (no downtime). */
+    struct master_keyring ring;
+    enum st s =
+        masterkey_ring_load(keyfile, config_str("master_key"), create, &ring, err, sizeof err);
+    if (s == ST_OK)
+        s = crypto_keyring_install(&ring);
+    masterkey_ring_wipe(&ring);
+    if (s == ST_OK && !*config_str("master_key"))
+        s = crypto_keyring_watch_file(keyfile);
+    free(keyfile);
+    if (s != ST_OK)
+        fprintf(stderr, "entrepot: %s\n", *err ? err : "cannot install the master key");
+    return s;
 }

@@ -12,9 +12,11 @@ int cmd_config(int argc, char **argv)
 {
     size_t n;
     const struct cfg_entry *t = config_table(&n);
-    static const char *keys[64];
-    for (size_t i = 0; i < n && i < 63; i++)
+    /* Every key is a flag here; the list is NULL-terminated and sized from the table. */
+    const char **keys = xmalloc((n + 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++)
         keys[i] = t[i].name;
+    keys[n] = NULL;
     const char *usage = "usage: entrepot config check [OPTIONS]\n\nValidates the configuration "
                         "(file, environment, flags) and prints the\nvalues in force. Exits 2 "
                         "when something is wrong.";
@@ -27,6 +29,7 @@ int cmd_config(int argc, char **argv)
         return 2;
     }
     int rc = cmd_configure(argc - 1, argv + 1, usage, keys);
+    xfree(keys);
     if (rc)
         return rc == 1 ? 0 : rc;
     for (size_t i = 0; i < n; i++) {

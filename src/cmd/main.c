@@ -22,12 +22,15 @@ static const struct {
     const char *help;
 } commands[] = {
     {"serve", cmd_serve, "serve the web app and the API"},
+    {"worker", cmd_worker, "run background jobs and message delivery in a process of its own"},
     {"migrate", cmd_migrate, "apply pending database migrations"},
     {"config", cmd_config, "check the configuration (`config check`)"},
     {"routes", cmd_routes, "print every API route and its declared policy as JSON"},
     {"audit", cmd_audit, "verify the audit log's hash chain (`audit verify`)"},
     {"keys", cmd_keys, "rotate the master key (`keys rotate`), or show key use"},
     {"user", cmd_user, "manage accounts (`user create-admin`)"},
+    {"privacy", cmd_privacy, "the personal-data registry (`privacy inventory`, `privacy check`)"},
+    {"demo", cmd_demo, "fill a database with a synthetic community (`demo --scale N`)"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -78,6 +78,14 @@ int cmd_routes(int argc, char **argv)
         }
         if (!r->body)
             json_object_set_new(o, "body", json_null());
+        if (r->raw_types) {
+            json_t *types = json_array();
+            for (size_t k = 0; r->raw_types[k]; k++)
+                json_array_append_new(types, json_string(r->raw_types[k]));
+            json_object_set_new(
+                o, "raw_body",
+                json_pack("{s:o, s:I}", "types", types, "max_bytes", (json_int_t)r->raw_max));
+        }
         json_array_append_new(out, o);
     }
     char *s = json_dumps(out, JSON_INDENT(2));

@@ -15,19 +15,34 @@
 #include "accounts/accounts.h"
 #include "cmd.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "notify/notify.h"
 
-static const char *const serve_keys[] = {"config",          "listen",
-                                         "data_dir",        "database",
-                                         "static_dir",      "master_key_file",
-                                         "master_key",      "tls_cert",
-                                         "tls_key",         "trusted_proxies",
-                                         "threads",         "db_pool_size",
-                                         "max_body_bytes",  "connection_timeout_s",
-                                         "max_connections", "max_connections_per_ip",
-                                         "auto_migrate",    "log_level",
-                                         "log_format",      "access_log",
-                                         "test_mode",       NULL};
+static const char *const serve_keys[] = {"config",
+                                         "listen",
+                                         "data_dir",
+                                         "database",
+                                         "static_dir",
+                                         "master_key_file",
+                                         "master_key",
+                                         "tls_cert",
+                                         "tls_key",
+                                         "trusted_proxies",
+                                         "threads",
+                                         "db_pool_size",
+                                         "max_body_bytes",
+                                         "connection_timeout_s",
+                                         "body_timeout_s",
+                                         "max_connections",
+                                         "max_connections_per_ip",
+                                         "auto_migrate",
+                                         "log_level",
+                                         "log_format",
+                                         "access_log",
+                                         "jobs_in_serve",
+                                         "jobs_threads",
+                                         "test_mode",
+                                         NULL};
 
 static const char USAGE[] = "usage: entrepot serve [OPTIONS]\n\n"
                             "Serves the web app and the JSON API. Creates the data directory, "
@@ -45,23 +60,9 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "entrepot: cannot create data directory %s\n", dir);
         return 1;
     }
-    const char *kf = config_str("master_key_file");
-    char *keyfile = *kf ? xstrdup(kf) : xasprintf("%s/master.key", dir);
-    /* The key ring lives in memory only; a running server follows
-     * `entrepot keys rotate` by re-reading the key file (no downtime). */
-    struct master_keyring ring;
-    enum st s =
-        masterkey_ring_load(keyfile, config_str("master_key"), true, &ring, err, sizeof err);
-    if (s == ST_OK)
-        s = crypto_keyring_install(&ring);
-    masterkey_ring_wipe(&ring);
-    if (s == ST_OK && !*config_str("master_key"))
-        s = crypto_keyring_watch_file(keyfile);
-    free(keyfile);
-    if (s != ST_OK) {
-        fprintf(stderr, "entrepot: %s\n", *err ? err : "cannot install the master key");
+    enum st s = cmd_install_keys(true);
+    if (s != ST_OK)
         return 1;
-    }
 
     int threads = (int)config_int("threads");
     if (threads <= 0)
@@ -69,8 +70,10 @@ int cmd_serve(int argc, char **argv)
     if (threads <= 0)
         threads = 2;
     int pool = (int)config_int("db_pool_size");
+    bool jobs_here = config_bool("jobs_in_serve");
+    int jobs_threads = (int)config_int("jobs_threads");
     if (pool <= 0)
-        pool = threads + 4;
+        pool = threads + 4 + (jobs_here ? jobs_threads : 0);
 
     struct db *db = NULL;
     if (cmd_open_db(&db, pool) != ST_OK)
@@ -89,12 +92,7 @@ int cmd_serve(int argc, char **argv)
 
     /* Block the signals we wait for before any thread exists. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cmd_signals_block(&set);
 
     /* Outbound messages: providers checked now, delivered by a thread. */
     if (notify_init(err, sizeof err) != ST_OK) {
@@ -105,6 +103,12 @@ int cmd_serve(int argc, char **argv)
     struct accounts_options aopt;
     accounts_options_default(&aopt);
     accounts_configure(&aopt);
+    if (cmd_register_jobs() != ST_OK) {
+        fprintf(stderr, "entrepot: cannot register the job kinds (a bug)\n");
+        notify_cleanup();
+        db_close(db);
+        return 1;
+    }
 
     cmd_register_routes();
     struct http_options opt = {
@@ -112,6 +116,7 @@ int cmd_serve(int argc, char **argv)
         .threads = threads,
         .max_body = (size_t)config_int("max_body_bytes"),
         .connection_timeout_s = (unsigned)config_int("connection_timeout_s"),
+        .body_timeout_s = (unsigned)config_int("body_timeout_s"),
         .max_connections = (unsigned)config_int("max_connections"),
         .max_connections_per_ip = (unsigned)config_int("max_connections_per_ip"),
         .tls_cert_file = config_str("tls_cert"),
@@ -132,6 +137,11 @@ int cmd_serve(int argc, char **argv)
     if (notify_worker_start(db) != ST_OK)
         log_kv(LOG_ERROR, "the delivery worker did not start: messages wait in the outbox",
                (const char *)NULL);
+    /* Background jobs: in this process unless `entrepot worker` runs them. */
+    struct jobs_worker *jobs = NULL;
+    if (jobs_here && jobs_worker_start(db, jobs_threads, "serve", &jobs) != ST_OK)
+        log_kv(LOG_ERROR, "the job worker did not start: jobs wait in the queue",
+               (const char *)NULL);
     if (opt.test_mode)
         log_kv(LOG_WARN, "TEST MODE: test-only routes are enabled; never use in production",
                (const char *)NULL);
@@ -140,12 +150,9 @@ int cmd_serve(int argc, char **argv)
     printf("entrepot: serving on %s://%s\n", opt.tls_cert_file[0] ? "https" : "http", opt.listen);
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-        log_infof("SIGHUP ignored (restart to reload configuration)");
-    log_kv(LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-           (const char *)NULL);
+    cmd_signals_wait(&set);
     http_server_stop(srv);
+    jobs_worker_stop(jobs); /* jobs in progress finish first */
     notify_worker_stop();
     notify_cleanup();
     db_close(db);

@@ -9,6 +9,7 @@ raw-socket client factory (`t.raw()`), storage helpers (`t.db_counts()`,
 Assertions are plain `assert`/`check` calls; the message is what the runner
 prints after `FAIL name:`.
 """
+import contextlib
 import ctypes
 import http.client
 import json
@@ -23,6 +24,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import uuid
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HOST = "127.0.0.1"
@@ -556,8 +558,11 @@ def table_counts(backend, url):
     if backend == "sqlite":
         con = sqlite3.connect(sqlite_path(url), timeout=10)
         try:
+            # Virtual tables (FTS5 with the server's own tokenizer) cannot be
+            # read here; their shadow tables are ordinary and counted instead.
             names = [r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                " AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL TABLE%'")]
             return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
         finally:
             con.close()
@@ -571,6 +576,27 @@ def table_counts(backend, url):
         n, _, c = line.rpartition("|")
         out[n] = int(c)
     return out
+
+
+@contextlib.contextmanager
+def own_server(t, env=None):
+    """A server with a database of its own (its own SQLite file, or a new
+    PostgreSQL database dropped afterwards), for tests that need an empty
+    database or change instance-wide state; yields (server, http)."""
+    name = None
+    if t.backend == "sqlite":
+        srv = t.start_server(env=env)
+    else:
+        name = "own_" + uuid.uuid4().hex[:10]
+        psql(t.database, f"CREATE DATABASE {name}")
+        srv = t.start_server(env=env, database=t.database.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield srv, srv.http()
+    finally:
+        if name:
+            srv.stop()
+            srv.checked = True
+            psql(t.database, f"DROP DATABASE {name} WITH (FORCE)")
 
 
 # ---------------------------------------------------------------- per-test context

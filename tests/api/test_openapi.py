@@ -164,6 +164,11 @@ def test_parameters_and_bodies_match_the_router(t):
         eq({n for (i, n) in params if i == "query"}, query, f"{what}: query parameters")
         body = r["body"] or []
         rb = _resolve(doc, op.get("requestBody")) if op.get("requestBody") else None
+        if r.get("raw_body"):
+            check(rb is not None, f"{what}: raw requestBody not documented")
+            eq(set(rb.get("content", {})), set(r["raw_body"]["types"]),
+               f"{what}: raw body media types")
+            continue
         if not body:
             check(rb is None, f"{what}: documents a requestBody the route does not take")
             continue
