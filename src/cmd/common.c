@@ -161,6 +161,7 @@ void cmd_register_routes(void)
     community_feed_api_register();
     privacy_api_register(); /* after accounts: it exempts some of their routes from its gate */
     privacy_rights_api_register();
+    privacy_inventory_api_register();
     privacy_requests_api_register();
 }
 

@@ -369,5 +369,8 @@ enum st privacy_retention_rules(struct db_conn *c, json_t **out);
 /* Registers the routes of export_api.c (export, cancellation, retention
  * rules for staff). */
 void privacy_rights_api_register(void);
+/* Registers GET /api/v1/me/privacy/inventory (inventory_api.c): what is
+ * held about the caller, walked from the registry. */
+void privacy_inventory_api_register(void);
 
 #endif

@@ -144,6 +144,9 @@ test.describe('privacy center', () => {
     await registerInPage(page, request);
 
     await page.goto('/privacy');
+    // What we hold about you: a fresh account already holds its contact details.
+    const held = page.getByRole('list', { name: en['privacy.inventory.held'] });
+    await expect(held.locator('[data-category="contact"]')).toContainText(en['privacy.category.contact']);
     const marketing = page.getByRole('switch', { name: en['privacy.switch.marketing_email'] });
     await expect(marketing).not.toBeChecked();
     await marketing.check();

@@ -14,6 +14,7 @@ import { useSession } from '../session.js';
 import { LoadError, useLoad, useNewestFirst as usePages } from '../load.jsx';
 import { Page, Time, formatTime } from './page.jsx';
 import { CancelSection, ExportSection } from './privacy_rights.jsx';
+import { InventorySection } from './privacy_inventory.jsx';
 import { RequestsSection } from './requests.jsx';
 
 export const PURPOSES = [
@@ -496,6 +497,7 @@ export function PrivacyPage() {
   return (
     <Page title={t('privacy.center.title')} class="privacy">
       <p class="lead">{t('privacy.center.lead')}</p>
+      <InventorySection />
       <PoliciesSection />
       <InboxSection />
       <PurposesSection />
