@@ -67,13 +67,11 @@ bool cm_opencc_ready(void)
     return cc_handle != (opencc_t)-1;
 }
 
-/* t2s of a UTF-8 string; caller frees. NULL when OpenCC is missing. One
- * converter serves every thread: OpenCC does not promise that a converter
- * may be shared, so calls take turns (each is microseconds). */
-static char *cc_t2s(const char *s, size_t n)
+/* One OpenCC t2s pass; caller frees. One converter serves every thread:
+ * OpenCC does not promise that a converter may be shared, so calls take
+ * turns (each is microseconds). */
+static char *cc_t2s_once(const char *s, size_t n)
 {
-    if (!cm_opencc_ready())
-        return NULL;
     pthread_mutex_lock(&cc_mu);
     char *r = opencc_convert_utf8(cc_handle, s, n);
     pthread_mutex_unlock(&cc_mu);
@@ -82,6 +80,30 @@ static char *cc_t2s(const char *s, size_t n)
     char *copy = xstrdup(r);
     opencc_convert_utf8_free(r);
     return copy;
+}
+
+#define CC_PASSES 4 /* t2s chains seen are two links long */
+
+/* t2s of a UTF-8 string to its fixed point; caller frees. NULL when OpenCC
+ * is missing. One pass is not always enough: the dictionaries chain some
+ * characters (薴 → 苧 → 苎), and normalising must be idempotent or text
+ * normalised once would not match the same text normalised twice (found by
+ * fuzz_search_tokenizer). Text already simplified costs one pass. */
+static char *cc_t2s(const char *s, size_t n)
+{
+    if (!cm_opencc_ready())
+        return NULL;
+    char *cur = cc_t2s_once(s, n);
+    bool changed = cur && (strlen(cur) != n || memcmp(cur, s, n) != 0);
+    for (int pass = 1; cur && changed && pass < CC_PASSES; pass++) {
+        char *next = cc_t2s_once(cur, strlen(cur));
+        if (!next)
+            break;
+        changed = strcmp(next, cur) != 0;
+        free(cur);
+        cur = next;
+    }
+    return cur;
 }
 
 /* ---------------------------------------------------------------- ICU steps */
